@@ -1,0 +1,332 @@
+/* _wasmpy: the bridge between CPython in wasm and the Go host (wasmpy).
+ *
+ * Built into python.wasm (Modules/Setup.local, *static*), so it may use
+ * CPython's internal headers.  The module exposes to Python:
+ *
+ *   _wasmpy.call(name, data) -> bytes   call the host function `name`
+ *   _wasmpy.set_dispatcher(callable)    the function the host calls
+ *   _wasmpy.HostError                   raised when a host function fails
+ *
+ * and exports to the host (the reactor's entry points):
+ *
+ *   wasmpy_init()              initialize the interpreter once
+ *   wasmpy_exec(code, len)     run source in __main__, print any exception
+ *   wasmpy_dispatch(data, len) call the dispatcher; its result goes back
+ *                              through the host import wasmpy.result
+ *   wasmpy_signal_addr(i)      addresses the host writes to raise SIGINT
+ *
+ * Host imports (module "wasmpy"):
+ *
+ *   call(name, name_len, data, data_len) -> n
+ *       n >= 0: success, n bytes of result are pending;
+ *       n < 0: failure, -n-1 bytes of error are pending, the first byte
+ *       naming the Python exception (see raise_host_error).
+ *   take(buf)          copy the pending result or error into buf
+ *   result(data, len)  hand the dispatcher's result to the host
+ */
+
+#ifndef Py_BUILD_CORE_BUILTIN
+#  define Py_BUILD_CORE_MODULE 1
+#endif
+
+#include "Python.h"
+#include "pycore_runtime.h"       // _PyRuntime
+#include "pycore_pystate.h"       // _PyThreadState_GET()
+
+#include <signal.h>
+#include <stdint.h>
+
+#define WASMPY_IMPORT(name) \
+    __attribute__((import_module("wasmpy"), import_name(name)))
+
+WASMPY_IMPORT("call")
+int32_t wasmpy_host_call(const char *name, uint32_t name_len,
+                         const char *data, uint32_t data_len);
+WASMPY_IMPORT("take")
+void wasmpy_host_take(char *buf);
+WASMPY_IMPORT("result")
+void wasmpy_host_result(const char *data, uint32_t len);
+
+static PyObject *dispatcher = NULL;
+static PyObject *HostError = NULL;
+static PyThreadState *main_tstate = NULL;
+
+/* Raise the exception that an error payload names. */
+static void
+raise_host_error(const char *msg, Py_ssize_t len)
+{
+    PyObject *type = HostError;
+    if (len > 0) {
+        switch (msg[0]) {
+        case 'K': type = PyExc_KeyboardInterrupt; break;
+        case 'P': type = PyExc_PermissionError; break;
+        case 'O': type = PyExc_OSError; break;
+        case 'V': type = PyExc_ValueError; break;
+        case 'T': type = PyExc_TimeoutError; break;
+        case 'M': type = PyExc_MemoryError; break;
+        case 'C': type = PyExc_ConnectionError; break;
+        default: break;
+        }
+        msg++;
+        len--;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(msg, len, "replace");
+    if (text == NULL) {
+        return;
+    }
+    PyErr_SetObject(type, text);
+    Py_DECREF(text);
+}
+
+static PyObject *
+wasmpy_call(PyObject *module, PyObject *args)
+{
+    const char *name;
+    Py_ssize_t name_len;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "s#y*:call", &name, &name_len, &data)) {
+        return NULL;
+    }
+    int32_t n = wasmpy_host_call(name, (uint32_t)name_len,
+                                 (const char *)data.buf, (uint32_t)data.len);
+    PyBuffer_Release(&data);
+    Py_ssize_t size = n >= 0 ? n : -(Py_ssize_t)n - 1;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (size > 0) {
+        wasmpy_host_take(PyBytes_AS_STRING(out));
+    }
+    if (n < 0) {
+        raise_host_error(PyBytes_AS_STRING(out), size);
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+static PyObject *
+wasmpy_set_dispatcher(PyObject *module, PyObject *fn)
+{
+    if (fn != Py_None && !PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "dispatcher must be callable or None");
+        return NULL;
+    }
+    Py_XSETREF(dispatcher, fn == Py_None ? NULL : Py_NewRef(fn));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef wasmpy_methods[] = {
+    {"call", wasmpy_call, METH_VARARGS,
+     "call(name, data) -> bytes\n\nCall the host function name with data."},
+    {"set_dispatcher", wasmpy_set_dispatcher, METH_O,
+     "set_dispatcher(fn)\n\nfn(data: bytes) -> bytes answers the host's calls."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+wasmpy_exec_module(PyObject *m)
+{
+    if (HostError == NULL) {
+        HostError = PyErr_NewExceptionWithDoc(
+            "_wasmpy.HostError", "A host function failed.", PyExc_RuntimeError, NULL);
+        if (HostError == NULL) {
+            return -1;
+        }
+    }
+    return PyModule_AddObjectRef(m, "HostError", HostError);
+}
+
+static PyModuleDef_Slot wasmpy_slots[] = {
+    {Py_mod_exec, wasmpy_exec_module},
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+    {0, NULL},
+};
+
+static struct PyModuleDef wasmpy_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_wasmpy",
+    .m_doc = "Calls between CPython and the wasmpy host.",
+    .m_size = 0,
+    .m_methods = wasmpy_methods,
+    .m_slots = wasmpy_slots,
+};
+
+PyMODINIT_FUNC
+PyInit__wasmpy(void)
+{
+    return PyModuleDef_Init(&wasmpy_module);
+}
+
+/* ---- exports ---------------------------------------------------------- */
+
+__attribute__((export_name("wasmpy_init")))
+int
+wasmpy_init(void)
+{
+    if (Py_IsInitialized()) {
+        return 0;
+    }
+    PyStatus status;
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.parse_argv = 0;
+    config.safe_path = 1;
+    config.user_site_directory = 0;
+    config.write_bytecode = 0;
+    config.install_signal_handlers = 1;
+    config.buffered_stdio = 1;
+    status = PyConfig_SetString(&config, &config.program_name, L"python3.13");
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    status = PyConfig_SetString(&config, &config.home, L"/usr");
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    PyConfig_Clear(&config);
+    main_tstate = PyThreadState_Get();
+    /* WASI has no signals; install Python's SIGINT handler so that a
+       SIGINT raised by the host (see wasmpy_signal_addr) gives
+       KeyboardInterrupt. */
+    if (PyRun_SimpleString(
+            "import signal as _s; _s.signal(_s.SIGINT, _s.default_int_handler); del _s") != 0) {
+        return 2;
+    }
+    return 0;
+fail:
+    PyConfig_Clear(&config);
+    if (status.err_msg != NULL) {
+        fprintf(stderr, "wasmpy_init: %s: %s\n",
+                status.func ? status.func : "init", status.err_msg);
+    }
+    return 1;
+}
+
+/* Print the current exception without letting SystemExit end the process. */
+static void
+print_exception(void)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    if (exc == NULL) {
+        return;
+    }
+    PyErr_DisplayException(exc);
+    Py_DECREF(exc);
+    PyObject *f = PySys_GetObject("stderr");
+    if (f != NULL && f != Py_None) {
+        PyObject *r = PyObject_CallMethod(f, "flush", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+}
+
+static void
+flush_std(void)
+{
+    const char *names[] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; i++) {
+        PyObject *f = PySys_GetObject(names[i]);
+        if (f != NULL && f != Py_None) {
+            PyObject *r = PyObject_CallMethod(f, "flush", NULL);
+            Py_XDECREF(r);
+        }
+    }
+    PyErr_Clear();
+}
+
+/* Run code in __main__.  Returns 0, or 1 when it raised (the exception is
+   printed to stderr), or 2 when the interpreter is not initialized. */
+__attribute__((export_name("wasmpy_exec")))
+int
+wasmpy_exec(const char *code, uint32_t len)
+{
+    if (!Py_IsInitialized()) {
+        return 2;
+    }
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = 0;
+    PyObject *src = PyUnicode_DecodeUTF8(code, len, "strict");
+    PyObject *main = PyImport_AddModuleRef("__main__");
+    PyObject *result = NULL;
+    if (src != NULL && main != NULL) {
+        PyObject *globals = PyModule_GetDict(main);
+        const char *s = PyUnicode_AsUTF8(src);
+        if (s != NULL) {
+            result = PyRun_StringFlags(s, Py_file_input, globals, globals, NULL);
+        }
+    }
+    if (result == NULL) {
+        print_exception();
+        rc = 1;
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(main);
+    Py_XDECREF(src);
+    flush_std();
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* Call the dispatcher with data; its bytes result is given to the host
+   through wasmpy.result.  Returns 0, or 1 when the dispatcher raised (printed
+   to stderr), or 2 when there is no dispatcher. */
+__attribute__((export_name("wasmpy_dispatch")))
+int
+wasmpy_dispatch(const char *data, uint32_t len)
+{
+    if (!Py_IsInitialized() || dispatcher == NULL) {
+        return 2;
+    }
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = 0;
+    PyObject *arg = PyBytes_FromStringAndSize(data, len);
+    PyObject *res = NULL;
+    if (arg != NULL) {
+        res = PyObject_CallOneArg(dispatcher, arg);
+        Py_DECREF(arg);
+    }
+    if (res != NULL) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(res, &view, PyBUF_SIMPLE) == 0) {
+            wasmpy_host_result((const char *)view.buf, (uint32_t)view.len);
+            PyBuffer_Release(&view);
+        }
+        else {
+            rc = 1;
+        }
+        Py_DECREF(res);
+    }
+    else {
+        rc = 1;
+    }
+    if (rc != 0) {
+        print_exception();
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* Addresses in linear memory that the host sets, as a signal handler would,
+   to raise SIGINT: 0 the SIGINT handler's tripped flag, 1 the runtime's
+   is_tripped flag, 2 the main thread's eval breaker (bit 0x2). */
+__attribute__((export_name("wasmpy_signal_addr")))
+uint32_t
+wasmpy_signal_addr(int which)
+{
+    switch (which) {
+    case 0:
+        return (uint32_t)(uintptr_t)&_PyRuntime.signals.handlers[SIGINT].tripped;
+    case 1:
+        return (uint32_t)(uintptr_t)&_PyRuntime.signals.is_tripped;
+    case 2:
+        return main_tstate ? (uint32_t)(uintptr_t)&main_tstate->eval_breaker : 0;
+    default:
+        return 0;
+    }
+}
