@@ -87,7 +87,13 @@ stage() {
 	local s log="$cache/logs/$name.log"
 	s=$(date +%s)
 	say "$name: building (log: $log)"
-	if ! ( "$fn" "$dir.tmp" ) >"$log" 2>&1; then
+	# Not in a condition: there bash would ignore set -e inside the function.
+	local rc
+	set +e
+	( set -e; "$fn" "$dir.tmp" ) >"$log" 2>&1
+	rc=$?
+	set -e
+	if [ $rc -ne 0 ]; then
 		tail -n 40 "$log" >&2
 		die "stage '$name' failed; the full log is $log"
 	fi
@@ -195,7 +201,7 @@ tool_dir=$cache/tools
 mkdir -p "$tool_dir"
 cat > "$tool_dir/wasm-cc" <<EOF
 #!/bin/sh
-exec clang-19 ${wasi_cflags[*]} "\$@"
+exec clang-19 ${wasi_cflags[*]} -Wno-unused-command-line-argument "\$@"
 EOF
 chmod +x "$tool_dir/wasm-cc"
 
@@ -264,11 +270,9 @@ build_cpython() {
 	cp -a "$src/python3.13" "$d/src"
 	cd "$d/src"
 	cp "$csrc/wasmpymodule.c" Modules/wasmpymodule.c
-	cat > Modules/Setup.local <<'SETUP'
-*static*
-_wasmpy wasmpymodule.c
-SETUP
-	mkdir -p "$d/build" && cd "$d/build"
+	# makesetup reads Setup.local from the build directory.
+	mkdir -p "$d/build/Modules" && cd "$d/build"
+	printf '*static*\n_wasmpy wasmpymodule.c\n' > Modules/Setup.local
 	# config.site: CPython's own for WASI plus what wazero needs (no absolute-time sleep).
 	cp ../src/Tools/wasm/config.site-wasm32-wasi config.site
 	cat >> config.site <<'SITE'
@@ -284,6 +288,13 @@ SITE
 		--without-ensurepip --without-system-libmpdec --without-system-expat \
 		--with-pymalloc
 	make -j"$jobs"
+	local m missing=""
+	for m in ZLIB _BZ2 _LZMA _SQLITE3 _DECIMAL PYEXPAT _ELEMENTTREE _JSON _PICKLE _STRUCT \
+		_DATETIME _ZONEINFO BINASCII UNICODEDATA ARRAY MATH CMATH _RANDOM SELECT _ASYNCIO _CSV \
+		_MD5 _SHA1 _SHA2 _SHA3 _BLAKE2; do
+		grep -q "^MODULE_${m}_STATE=yes" Makefile || missing+=" $m"
+	done
+	[ -z "$missing" ] || { echo "required modules not built:$missing (see config.log)" >&2; return 1; }
 	# Relink the same objects as a WASI reactor (no main; the interpreter stays
 	# alive between calls from the host), with CPython's own link flags.
 	printf 'print-%%:\n\t@echo $($*)\n' > print.mk
@@ -291,7 +302,12 @@ SITE
 	v() { make -s -f Makefile -f print.mk "print-$1"; }
 	$(v LINKCC) $(v PY_CORE_LDFLAGS) $(v LINKFORSHARED) -mexec-model=reactor \
 		-o python-reactor.wasm $(v LINK_PYTHON_OBJS) $(v LIBS) $(v MODLIBS) $(v SYSLIBS) \
-		-Wl,--export=malloc -Wl,--export=free
+		-Wl,--export=malloc -Wl,--export=free -Wl,-u,wasmpy_init -Wl,-u,wasmpy_exec \
+		-Wl,-u,wasmpy_dispatch -Wl,-u,wasmpy_signal_addr
+	local size
+	size=$(stat -c %s python-reactor.wasm)
+	[ "$size" -gt 4000000 ] || { echo "python-reactor.wasm is only $size bytes: link failed" >&2; return 1; }
+	grep -q PyInit__wasmpy python-reactor.wasm || { echo "_wasmpy is not built in" >&2; return 1; }
 	mkdir -p "$d/out"
 	llvm-strip-19 -o "$d/out/python.wasm" python-reactor.wasm
 	make install DESTDIR="$d/install" >/dev/null
@@ -358,32 +374,25 @@ build_stdlib() {
 		-d /usr/lib/python3.13 "$L" -x 'site-packages' || true
 	"$native_py" -m compileall -q -j "$jobs" --invalidation-mode unchecked-hash \
 		-d /usr/lib/python3.13/site-packages "$L/site-packages" || true
+	# CPython's own test suite, for the regression run inside the sandbox (not installed).
+	mkdir -p "$d/tests/test"
+	cp -a "$src/python3.13/Lib/test/." "$d/tests/test/"
+	"$native_py" -m compileall -q -j "$jobs" --invalidation-mode unchecked-hash \
+		-d /opt/cpython-tests/test "$d/tests/test" >/dev/null 2>&1 || true
 	# One file: entries stored (not deflated) so the host reads them without inflating.
-	"$native_py" - "$t" "$d/lib.zip" <<'PY'
-import os, sys, zipfile
-root, out = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        rel = os.path.relpath(dirpath, root)
-        if rel != ".":
-            z.write(dirpath, rel + "/")
-        for f in sorted(filenames):
-            p = os.path.join(dirpath, f)
-            if os.path.islink(p) and not os.path.exists(p):
-                continue
-            z.write(p, os.path.relpath(p, root))
-PY
+	"$native_py" "$here/mkzip.py" "$d/tests" "$d/tests.zip"
+	rm -rf "$d/tests"
+	"$native_py" "$here/mkzip.py" "$t" "$d/lib.zip"
 	rm -rf "$t"
 }
-stage stdlib build_stdlib "$stage_cpython" "$stage_purelibs" "$native_py"
+stage stdlib build_stdlib "$stage_cpython" "$stage_purelibs" "$native_py" "$here/mkzip.py" "$src/python3.13/Lib/test/__init__.py"
 
 # --- the runtime directory -------------------------------------------------------------
 runtime_id=$(cat "$stage_cpython/out/python.wasm" "$stage_stdlib/lib.zip" | sha256sum | cut -c1-16)
 rt=$cache/runtime/$runtime_id
 if [ ! -f "$rt/manifest.json" ]; then
 	rm -rf "$rt.tmp"; mkdir -p "$rt.tmp"
-	cp "$stage_cpython/out/python.wasm" "$stage_stdlib/lib.zip" "$rt.tmp/"
+	cp "$stage_cpython/out/python.wasm" "$stage_stdlib/lib.zip" "$stage_stdlib/tests.zip" "$rt.tmp/"
 	cat > "$rt.tmp/manifest.json" <<JSON
 {
   "id": "$runtime_id",

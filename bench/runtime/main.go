@@ -1,0 +1,223 @@
+// Command runtime prints the wasmpy runtime's start-up and compute figures:
+// first compile, cached load, instantiate to first output, `import IPython`,
+// RSS, and ../shared/bench/compute.py inside wasmpy against a native build of
+// the same CPython source (and the host's python3) in the same run.
+//
+//	go run ./bench/runtime [-compute ../shared/bench/compute.py] [-repeat 3] [-scale 1]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"wasmpy/wasmpy"
+)
+
+func main() {
+	compute := flag.String("compute", "../shared/bench/compute.py", "compute.py to run")
+	repeat := flag.Int("repeat", 3, "repeats per compute benchmark")
+	scale := flag.Float64("scale", 1, "work scale for compute.py")
+	hardStop := flag.Bool("hardstop", true, "run guest code with hard-stop support (wazero close-on-context-done)")
+	both := flag.Bool("both", false, "also run compute.py with the other hard-stop setting")
+	flag.Parse()
+	if err := run(*compute, *repeat, *scale, *hardStop, *both); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func rssMB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb float64
+		if n, _ := fmt.Sscanf(sc.Text(), "VmRSS: %f kB", &kb); n == 1 {
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func run(computePath string, repeat int, scale float64, hardStop, both bool) error {
+	ctx := context.Background()
+	fmt.Printf("wasmpy runtime benchmark, %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	tmpCache, err := os.MkdirTemp("", "wasmpy-bench-cache-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmpCache)
+
+	t0 := time.Now()
+	rt, err := wasmpy.LoadRuntime(ctx, wasmpy.RuntimeConfig{CacheDir: tmpCache, HardStop: hardStop})
+	if err != nil {
+		return err
+	}
+	first := time.Since(t0)
+	rt.Close(ctx)
+	t0 = time.Now()
+	rt, err = wasmpy.LoadRuntime(ctx, wasmpy.RuntimeConfig{CacheDir: tmpCache, HardStop: hardStop})
+	if err != nil {
+		return err
+	}
+	cached := time.Since(t0)
+	defer rt.Close(ctx)
+	fmt.Printf("%-38s %8.0f ms\n", "first compile (empty cache)", ms(first))
+	fmt.Printf("%-38s %8.1f ms\n", "cached load", ms(cached))
+
+	firstOut := make(chan time.Time, 1)
+	var out strings.Builder
+	t0 = time.Now()
+	in, err := rt.NewInterpreter(ctx, wasmpy.Config{Output: func(s, text string) {
+		select {
+		case firstOut <- time.Now():
+		default:
+		}
+		if s == "stdout" {
+			out.WriteString(text)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	inst := time.Since(t0)
+	if err := in.Exec(ctx, "print('ready', flush=True)"); err != nil {
+		return err
+	}
+	fo := (<-firstOut).Sub(t0)
+	fmt.Printf("%-38s %8.1f ms\n", "instantiate + init CPython", ms(inst))
+	fmt.Printf("%-38s %8.1f ms\n", "instantiate to first output", ms(fo))
+	fmt.Printf("%-38s %8.1f MB\n", "RSS with one interpreter", rssMB())
+	t0 = time.Now()
+	if err := in.Exec(ctx, "import IPython"); err != nil {
+		return err
+	}
+	fmt.Printf("%-38s %8.1f ms\n", "import IPython", ms(time.Since(t0)))
+	fmt.Printf("%-38s %8.1f MB\n", "RSS after import IPython", rssMB())
+
+	src, err := os.ReadFile(computePath)
+	if err != nil {
+		return fmt.Errorf("compute.py: %w (pass -compute)", err)
+	}
+	code := fmt.Sprintf("ns = {}\nexec(compile(%q, 'compute.py', 'exec'), ns)\nimport json\nprint('\\nCOMPUTE ' + json.dumps(ns['run_all'](%d, %v)))\n", src, repeat, scale)
+	runs := map[string]map[string]float64{}
+	label := func(h bool) string {
+		if h {
+			return "wasmpy (hard stop on)"
+		}
+		return "wasmpy (hard stop off)"
+	}
+	res, err := wasmCompute(ctx, in, &out, code)
+	if err != nil {
+		return err
+	}
+	runs[label(hardStop)] = res
+	if both {
+		rt2, err := wasmpy.LoadRuntime(ctx, wasmpy.RuntimeConfig{CacheDir: tmpCache, HardStop: !hardStop})
+		if err != nil {
+			return err
+		}
+		var out2 strings.Builder
+		in2, err := rt2.NewInterpreter(ctx, wasmpy.Config{Output: func(s, text string) {
+			if s == "stdout" {
+				out2.WriteString(text)
+			}
+		}})
+		if err != nil {
+			return err
+		}
+		res, err := wasmCompute(ctx, in2, &out2, code)
+		if err != nil {
+			return err
+		}
+		runs[label(!hardStop)] = res
+		in2.Close()
+		rt2.Close(ctx)
+	}
+	natives := map[string]string{"/usr/bin/python3": "host python3"}
+	if m, _ := filepath.Glob(filepath.Join(wasmpy.DefaultCacheDir(), "stages", "native-*", "install", "bin", "python3.13")); len(m) > 0 {
+		natives[m[0]] = "native CPython 3.13 (same source)"
+	}
+	for bin, name := range natives {
+		cmd := exec.Command(bin, computePath, fmt.Sprint(repeat), fmt.Sprint(scale))
+		b, err := cmd.Output()
+		if err != nil {
+			fmt.Printf("%s: %v\n", name, err)
+			continue
+		}
+		runs[name] = parseCompute(b)
+	}
+	names := make([]string, 0, len(runs))
+	for n := range runs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	benches := []string{"sum_squares", "fib27", "richards_like", "mandelbrot", "str_dict"}
+	fmt.Printf("\ncompute.py best of %d, seconds (scale %v)\n%-36s", repeat, scale, "")
+	for _, b := range benches {
+		fmt.Printf(" %13s", b)
+	}
+	fmt.Println()
+	for _, n := range names {
+		fmt.Printf("%-36s", n)
+		for _, b := range benches {
+			fmt.Printf(" %13.3f", runs[n][b])
+		}
+		fmt.Println()
+	}
+	if nat, ok := runs["native CPython 3.13 (same source)"]; ok {
+		for _, n := range names {
+			if !strings.HasPrefix(n, "wasmpy") {
+				continue
+			}
+			fmt.Printf("%-36s", n+" / native")
+			for _, b := range benches {
+				fmt.Printf(" %12.2fx", runs[n][b]/nat[b])
+			}
+			fmt.Println()
+		}
+	}
+	return nil
+}
+
+func wasmCompute(ctx context.Context, in *wasmpy.Interpreter, out *strings.Builder, code string) (map[string]float64, error) {
+	out.Reset()
+	if err := in.Exec(ctx, code); err != nil {
+		return nil, fmt.Errorf("compute.py in wasmpy: %w", err)
+	}
+	s := out.String()
+	i := strings.LastIndex(s, "COMPUTE ")
+	if i < 0 {
+		return nil, fmt.Errorf("no result from compute.py: %q", s)
+	}
+	return parseCompute([]byte(s[i+len("COMPUTE "):])), nil
+}
+
+func parseCompute(b []byte) map[string]float64 {
+	var r struct {
+		Bench map[string]struct {
+			Best float64 `json:"best_s"`
+		} `json:"bench"`
+	}
+	json.Unmarshal(b, &r)
+	m := map[string]float64{}
+	for k, v := range r.Bench {
+		m[k] = v.Best
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

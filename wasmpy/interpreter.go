@@ -1,0 +1,607 @@
+package wasmpy
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/sys"
+
+	"wasmpy/interp"
+)
+
+// Guest paths of the sandbox's file tree.
+const (
+	GuestHome   = "/home/pyodide" // the scratch directory, also the cwd and $HOME
+	GuestTmp    = "/tmp"
+	GuestLib    = "/usr"            // lib.zip: /usr/lib/python3.13, /usr/share/zoneinfo
+	GuestPyRoot = "/usr/lib/wasmpy" // the project's own Python packages
+)
+
+// Mount makes a host directory visible inside the sandbox.
+type Mount struct {
+	Host     string // directory on the host
+	Guest    string // absolute path inside; empty means the same as Host
+	ReadOnly bool
+}
+
+// FSMount makes a Go file system visible, read-only, inside the sandbox.
+type FSMount struct {
+	FS    fs.FS
+	Guest string
+}
+
+// Config configures one interpreter.
+type Config struct {
+	// Mounts are host directories the interpreter may see. Nothing else of the
+	// host is visible.
+	Mounts []Mount
+	// FSMounts are read-only Go file systems to mount (for example a zip).
+	FSMounts []FSMount
+	// Env is the interpreter's environment; HOME is set to GuestHome unless
+	// given. Nothing of the host's environment is passed otherwise.
+	Env map[string]string
+	// Output receives what the guest writes to stdout ("stdout") and stderr
+	// ("stderr"), as it is written. Nil discards it (SetOutput changes it).
+	Output func(stream string, text string)
+	// InterruptGrace is how long an interrupt may take to land before the
+	// interpreter is stopped (when the runtime allows hard stops). Zero: 500ms.
+	InterruptGrace time.Duration
+	// Logger: nil means the runtime's.
+	Logger *slog.Logger
+}
+
+// HostFunc is a Go function that Python calls as _wasmpy.call(name, data).
+// It may call back into Python with Interpreter.Dispatch using the ctx it was
+// given. Its ctx is cancelled when the interpreter is interrupted: return
+// ctx.Err() (or a KeyboardInterrupt error) to raise KeyboardInterrupt.
+type HostFunc = func(ctx context.Context, data []byte) ([]byte, error)
+
+// Interpreter is one sandboxed CPython. Calls into it (Exec, Dispatch) must
+// come from one goroutine at a time, or from host functions that it is
+// running; Interrupt and Close may be called from any goroutine.
+type Interpreter struct {
+	rt      *Runtime
+	cfg     Config
+	log     *slog.Logger
+	mod     api.Module
+	scratch string
+
+	// fns[d] are the exported functions used at nesting depth d: a wazero
+	// api.Function has one call stack and must not be re-entered.
+	fns                                  []*guestFuncs
+	sigTripped, sigIsTripped, sigBreaker uint32
+
+	mu       sync.Mutex
+	handlers map[string]HostFunc
+	output   func(stream, text string)
+
+	// State of the call in progress; touched only by the calling goroutine.
+	pending []byte
+	results [][]byte
+	depth   int
+	carry   map[string][]byte // incomplete UTF-8 at the end of a write
+
+	gen         atomic.Uint64 // counts top-level calls; 0 bit = a call is running
+	wake        chan struct{}
+	hostCancels sync.Map // *context.CancelFunc of host calls in progress
+	callCancel  atomic.Pointer[context.CancelCauseFunc]
+	abandon     atomic.Pointer[chan struct{}]
+	dead        atomic.Pointer[error]
+	closeOnce   sync.Once
+}
+
+// errHardStop is the cause given when an interrupt did not land in time.
+var errHardStop = errors.New("interrupt did not land in time; the interpreter was stopped")
+
+// NewInterpreter instantiates python.wasm and initializes CPython.
+func (r *Runtime) NewInterpreter(ctx context.Context, cfg Config) (*Interpreter, error) {
+	if cfg.InterruptGrace == 0 {
+		cfg.InterruptGrace = 500 * time.Millisecond
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = r.log
+	}
+	in := &Interpreter{
+		rt: r, cfg: cfg, log: log,
+		handlers: map[string]HostFunc{},
+		output:   cfg.Output,
+		carry:    map[string][]byte{},
+		wake:     make(chan struct{}, 1),
+	}
+	if err := in.start(ctx); err != nil {
+		in.Close()
+		return nil, fmt.Errorf("start interpreter: %w", err)
+	}
+	return in, nil
+}
+
+func (in *Interpreter) start(ctx context.Context) error {
+	scratch, err := os.MkdirTemp("", "wasmpy-scratch-*")
+	if err != nil {
+		return err
+	}
+	in.scratch = scratch
+	home := filepath.Join(scratch, "home")
+	tmp := filepath.Join(scratch, "tmp")
+	for _, d := range []string{home, tmp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return err
+		}
+	}
+	fsc := wazero.NewFSConfig().
+		WithFSMount(in.rt.lib, GuestLib).
+		WithFSMount(in.rt.pylib, GuestPyRoot)
+	for _, m := range in.cfg.FSMounts {
+		fsc = fsc.WithFSMount(m.FS, m.Guest)
+	}
+	// Host directories: confined, so that no symlink leads out of them.
+	dirs := append([]Mount{{Host: home, Guest: GuestHome}, {Host: tmp, Guest: GuestTmp}}, in.cfg.Mounts...)
+	for _, m := range dirs {
+		g := m.Guest
+		if g == "" {
+			g = m.Host
+		}
+		if !filepath.IsAbs(m.Host) || !filepath.IsAbs(g) {
+			return fmt.Errorf("mount %q -> %q: paths must be absolute", m.Host, g)
+		}
+		cfs, err := newConfinedFS(m.Host, m.ReadOnly)
+		if err != nil {
+			return fmt.Errorf("mount %s: %w", m.Host, err)
+		}
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(cfs, g)
+	}
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithArgs("python3.13").
+		WithStartFunctions("_initialize").
+		WithFSConfig(fsc).
+		WithStdout(streamWriter{in, "stdout"}).
+		WithStderr(streamWriter{in, "stderr"}).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithNanosleep(in.sleep).
+		WithOsyield(func() {})
+	env := map[string]string{"HOME": GuestHome}
+	for k, v := range in.cfg.Env {
+		env[k] = v
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		mc = mc.WithEnv(k, env[k])
+	}
+
+	cctx := context.WithValue(ctx, ctxKey{}, in)
+	mod, err := in.rt.rt.InstantiateModule(cctx, in.rt.compiled, mc)
+	if err != nil {
+		return fmt.Errorf("instantiate: %w", err)
+	}
+	in.mod = mod
+
+	res, err := exported(mod, "wasmpy_init").Call(cctx)
+	if err != nil {
+		return in.died(fmt.Errorf("wasmpy_init: %w", err))
+	}
+	if res[0] != 0 {
+		return fmt.Errorf("CPython failed to initialize (code %d)", res[0])
+	}
+	sig := exported(mod, "wasmpy_signal_addr")
+	addrs := make([]uint32, 3)
+	for k := range addrs {
+		r, err := sig.Call(cctx, uint64(k))
+		if err != nil {
+			return in.died(fmt.Errorf("wasmpy_signal_addr: %w", err))
+		}
+		addrs[k] = uint32(r[0])
+	}
+	in.sigTripped, in.sigIsTripped, in.sigBreaker = addrs[0], addrs[1], addrs[2]
+	boot := "import sys\nsys.path.insert(0, " + pyQuote(GuestPyRoot) + ")\nimport _wasmpy_rt\n" +
+		"sys.stdout.reconfigure(line_buffering=True)\nsys.stderr.reconfigure(line_buffering=True)\n"
+	if err := in.Exec(ctx, boot); err != nil {
+		return fmt.Errorf("boot: %w", err)
+	}
+	return nil
+}
+
+// Scratch is the host directory that holds the interpreter's home and /tmp.
+func (in *Interpreter) Scratch() string { return in.scratch }
+
+// SetOutput changes where stdout and stderr go.
+func (in *Interpreter) SetOutput(fn func(stream, text string)) {
+	in.mu.Lock()
+	in.output = fn
+	in.mu.Unlock()
+}
+
+// Register makes fn callable from Python as _wasmpy.call(name, data).
+func (in *Interpreter) Register(name string, fn HostFunc) {
+	in.mu.Lock()
+	in.handlers[name] = fn
+	in.mu.Unlock()
+}
+
+func (in *Interpreter) hostFunc(name string) HostFunc {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	fn := in.handlers[name]
+	if fn == nil {
+		return nil
+	}
+	// Host functions see a context that an interrupt cancels.
+	return func(ctx context.Context, data []byte) ([]byte, error) {
+		hctx, cancel := context.WithCancel(ctx)
+		key := &cancel
+		in.hostCancels.Store(key, cancel)
+		defer func() {
+			in.hostCancels.Delete(key)
+			cancel()
+		}()
+		out, err := fn(hctx, data)
+		if err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			return nil, KeyboardInterrupt("interrupted")
+		}
+		return out, err
+	}
+}
+
+// ErrExecFailed is returned by Exec when the code raised; the traceback went
+// to stderr.
+var ErrExecFailed = errors.New("python code raised an exception")
+
+// Exec runs Python source in __main__. An exception is printed to stderr and
+// reported as ErrExecFailed; a trap or hard stop as an error wrapping
+// interp.ErrDead (the interpreter is then closed).
+func (in *Interpreter) Exec(ctx context.Context, code string) error {
+	rc, err := in.callWithBytes(ctx, "wasmpy_exec", []byte(code))
+	if err != nil {
+		return err
+	}
+	switch rc {
+	case 0:
+		return nil
+	case 1:
+		return ErrExecFailed
+	default:
+		return fmt.Errorf("wasmpy_exec returned %d", rc)
+	}
+}
+
+// Dispatch calls the Python handler registered for target (see _wasmpy_rt)
+// with data and returns its result. It may be called from a host function
+// (re-entrantly) with the ctx that function was given.
+func (in *Interpreter) Dispatch(ctx context.Context, target string, data []byte) ([]byte, error) {
+	payload := make([]byte, 0, len(target)+1+len(data))
+	payload = append(append(append(payload, target...), 0), data...)
+	in.results = append(in.results, nil)
+	rc, err := in.callWithBytes(ctx, "wasmpy_dispatch", payload)
+	out := in.results[len(in.results)-1]
+	in.results = in.results[:len(in.results)-1]
+	if err != nil {
+		return nil, err
+	}
+	switch rc {
+	case 0:
+		return out, nil
+	case 1:
+		return nil, fmt.Errorf("dispatch to %q: %w", target, ErrExecFailed)
+	default:
+		return nil, fmt.Errorf("dispatch to %q: no dispatcher (code %d)", target, rc)
+	}
+}
+
+type guestFuncs struct {
+	exec, dispatch, malloc, free api.Function
+}
+
+func (in *Interpreter) funcsAt(depth int) *guestFuncs {
+	for len(in.fns) <= depth {
+		in.fns = append(in.fns, &guestFuncs{
+			exec:     exported(in.mod, "wasmpy_exec"),
+			dispatch: exported(in.mod, "wasmpy_dispatch"),
+			malloc:   exported(in.mod, "malloc"),
+			free:     exported(in.mod, "free"),
+		})
+	}
+	return in.fns[depth]
+}
+
+// abandonable runs a top-level call on its own goroutine so that, when an
+// interrupt does not land in time (a long C computation that never checks
+// for signals) and the runtime cannot stop guest code, the caller is released
+// at once with an error wrapping interp.ErrDead. The guest goes on until it
+// next reaches Python's eval loop, where the pending KeyboardInterrupt ends
+// it; it is closed then, and nothing it does reaches the host meanwhile.
+func (in *Interpreter) abandonable(ctx context.Context, name string, data []byte) (uint32, error) {
+	type result struct {
+		rc  uint32
+		err error
+	}
+	done := make(chan result, 1)
+	abandon := make(chan struct{})
+	in.abandon.Store(&abandon)
+	defer in.abandon.Store(nil)
+	go func() {
+		rc, err := in.invoke(ctx, name, data)
+		done <- result{rc, err}
+	}()
+	select {
+	case r := <-done:
+		return r.rc, r.err
+	case <-abandon:
+		err := in.markDead(errHardStop)
+		go func() {
+			<-done
+			in.Close()
+		}()
+		return 0, err
+	}
+}
+
+// callWithBytes copies data into guest memory and calls the export
+// name(ptr, len): at the top level with a fresh call context, or nested,
+// from a host function, with the context that function was given.
+func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []byte) (uint32, error) {
+	if p := in.dead.Load(); p != nil {
+		return 0, *p
+	}
+	if in.depth > 0 {
+		if interpFrom(ctx) != in {
+			return 0, errors.New("re-entrant call without the host function's context")
+		}
+		return in.invoke(ctx, name, data)
+	}
+	cctx, cancel := context.WithCancelCause(context.WithValue(ctx, ctxKey{}, in))
+	defer cancel(nil)
+	in.callCancel.Store(&cancel)
+	defer in.callCancel.Store(nil)
+	in.beginCall()
+	defer in.endCall()
+	if !in.rt.cfg.HardStop {
+		return in.abandonable(cctx, name, data)
+	}
+	return in.invoke(cctx, name, data)
+}
+
+// invoke makes the call at the current nesting depth.
+func (in *Interpreter) invoke(ctx context.Context, name string, data []byte) (uint32, error) {
+	f := in.funcsAt(in.depth)
+	fn := f.exec
+	if name == "wasmpy_dispatch" {
+		fn = f.dispatch
+	}
+	in.depth++
+	defer func() { in.depth-- }()
+	r, err := f.malloc.Call(ctx, uint64(len(data)+1))
+	if err != nil {
+		return 0, in.died(in.causeOf(ctx, err))
+	}
+	ptr := uint32(r[0])
+	if ptr == 0 {
+		return 0, errors.New("out of guest memory for the call's arguments")
+	}
+	in.mod.Memory().Write(ptr, data)
+	r, err = fn.Call(ctx, uint64(ptr), uint64(len(data)))
+	if err != nil {
+		return 0, in.died(in.causeOf(ctx, err))
+	}
+	rc := uint32(r[0])
+	if _, err := f.free.Call(ctx, uint64(ptr)); err != nil {
+		return 0, in.died(in.causeOf(ctx, err))
+	}
+	return rc, nil
+}
+
+func (in *Interpreter) causeOf(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); c != nil && errors.Is(c, errHardStop) {
+		return errHardStop
+	}
+	var ee *sys.ExitError
+	if errors.As(err, &ee) {
+		return fmt.Errorf("python exited with code %d", ee.ExitCode())
+	}
+	// wazero's trap errors carry a guest stack trace after the first line.
+	msg := err.Error()
+	if i := strings.Index(msg, "\nwasm stack trace:"); i > 0 {
+		msg = msg[:i]
+	}
+	return errors.New(msg)
+}
+
+// died marks the interpreter as unusable and closes it.
+func (in *Interpreter) died(cause error) error {
+	err := in.markDead(cause)
+	go in.Close()
+	return err
+}
+
+func (in *Interpreter) markDead(cause error) error {
+	err := fmt.Errorf("%w: %v", interp.ErrDead, cause)
+	if in.dead.CompareAndSwap(nil, &err) {
+		in.log.Warn("interpreter died", "cause", cause)
+	}
+	return *in.dead.Load()
+}
+
+// Dead reports why the interpreter cannot be used, or nil.
+func (in *Interpreter) Dead() error {
+	if p := in.dead.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (in *Interpreter) beginCall() {
+	// A stale interrupt (sent while nothing ran) must not hit this call.
+	select {
+	case <-in.wake:
+	default:
+	}
+	mem := in.mod.Memory()
+	mem.WriteUint32Le(in.sigTripped, 0)
+	mem.WriteUint32Le(in.sigIsTripped, 0)
+	in.gen.Add(1) // odd: running
+}
+
+func (in *Interpreter) endCall() {
+	in.gen.Add(1) // even: idle
+}
+
+// Interrupt raises KeyboardInterrupt in the running Python code, as a SIGINT
+// would: in a pure-Python loop, in time.sleep (which wakes at once), in a long
+// C call that checks for signals (a regex), and in a host function waiting
+// (its context is cancelled). If Python has not taken the signal within the
+// grace period and the runtime allows hard stops, the interpreter is stopped
+// and its call returns an error wrapping interp.ErrDead. Interrupting an idle
+// interpreter does nothing.
+func (in *Interpreter) Interrupt() {
+	g := in.gen.Load()
+	if g%2 == 0 || in.dead.Load() != nil {
+		return
+	}
+	in.raiseSIGINT()
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+	in.hostCancels.Range(func(_, v any) bool {
+		v.(context.CancelFunc)()
+		return true
+	})
+	go in.watchInterrupt(g)
+}
+
+func (in *Interpreter) raiseSIGINT() {
+	mem := in.mod.Memory()
+	mem.WriteUint32Le(in.sigTripped, 1)
+	mem.WriteUint32Le(in.sigIsTripped, 1)
+	if b, ok := mem.ReadUint32Le(in.sigBreaker); ok {
+		mem.WriteUint32Le(in.sigBreaker, b|2)
+	}
+}
+
+// watchInterrupt keeps the eval breaker bit set until CPython takes the
+// signal (the guest may clear the bit in a race with our write), and stops
+// the interpreter if it never does.
+func (in *Interpreter) watchInterrupt(g uint64) {
+	deadline := time.Now().Add(in.cfg.InterruptGrace)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for range t.C {
+		if in.gen.Load() != g || in.dead.Load() != nil {
+			return
+		}
+		tripped, _ := in.mod.Memory().ReadUint32Le(in.sigTripped)
+		if tripped == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			in.log.Warn("interrupt did not land; stopping the interpreter", "grace", in.cfg.InterruptGrace)
+			if in.rt.cfg.HardStop {
+				if c := in.callCancel.Load(); c != nil {
+					(*c)(errHardStop)
+				}
+			} else if a := in.abandon.Load(); a != nil {
+				close(*a)
+			}
+			return
+		}
+		if b, ok := in.mod.Memory().ReadUint32Le(in.sigBreaker); ok && b&2 == 0 {
+			in.mod.Memory().WriteUint32Le(in.sigBreaker, b|2)
+		}
+	}
+}
+
+// sleep is WASI's sleep: real time, cut short by an interrupt.
+func (in *Interpreter) sleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-in.wake:
+	}
+}
+
+// Close ends the interpreter and removes its scratch directory.
+func (in *Interpreter) Close() error {
+	var err error
+	in.closeOnce.Do(func() {
+		if in.mod != nil {
+			err = in.mod.Close(context.Background())
+		}
+		if in.scratch != "" {
+			if e := os.RemoveAll(in.scratch); err == nil {
+				err = e
+			}
+		}
+	})
+	return err
+}
+
+// streamWriter feeds the guest's stdout or stderr to the output function,
+// holding back an incomplete UTF-8 sequence until the next write.
+type streamWriter struct {
+	in   *Interpreter
+	name string
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	in := w.in
+	in.mu.Lock()
+	out := in.output
+	in.mu.Unlock()
+	if out == nil || in.dead.Load() != nil {
+		return len(p), nil
+	}
+	buf := p
+	if c := in.carry[w.name]; len(c) > 0 {
+		buf = append(c, p...)
+		in.carry[w.name] = nil
+	}
+	cut := len(buf)
+	for k := 1; k <= 3 && k <= len(buf); k++ {
+		b := buf[len(buf)-k]
+		if b < 0x80 {
+			break
+		}
+		if utf8.RuneStart(b) {
+			if !utf8.FullRune(buf[len(buf)-k:]) {
+				cut = len(buf) - k
+			}
+			break
+		}
+	}
+	if cut < len(buf) {
+		in.carry[w.name] = append([]byte(nil), buf[cut:]...)
+	}
+	if cut > 0 {
+		out(w.name, string(buf[:cut]))
+	}
+	return len(p), nil
+}
+
+func pyQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
