@@ -17,16 +17,15 @@ import (
 // Interpreter runs the requests of one kernel. The kernel calls Call from one
 // goroutine at a time; Interrupt may be called from any goroutine at any time.
 type Interpreter interface {
-	// Call runs one request. op is the Jupyter request type without its
-	// "_request" suffix ("execute", "complete", "inspect", "is_complete",
-	// "history", "comm_info", "comm_open", "comm_msg", "comm_close",
-	// "kernel_info"); content is the request's content. It returns the content
-	// of the reply. While it runs, everything the interpreter publishes (stream
-	// text, display data, results, errors, comm messages) goes to ev, in order.
+	// Call runs one request and returns the content of the reply. While it
+	// runs, everything the interpreter publishes for this request (stream
+	// text, display data, results, errors, comm messages) goes to ev, in
+	// order; what work started by earlier requests publishes meanwhile goes
+	// to the background Events given to the Factory.
 	//
 	// A returned error that wraps ErrDead means the interpreter cannot serve
 	// another request and the kernel must replace it.
-	Call(ctx context.Context, op string, content json.RawMessage, ev Events) (json.RawMessage, error)
+	Call(ctx context.Context, req Request, ev Events) (json.RawMessage, error)
 
 	// Interrupt asks the running request to stop as a SIGINT would
 	// (KeyboardInterrupt in Python). It does not wait.
@@ -39,9 +38,25 @@ type Interpreter interface {
 	Close() error
 }
 
+// Request is one Jupyter request forwarded to the interpreter.
+type Request struct {
+	// Op is the request type without its "_request" suffix ("execute",
+	// "complete", "inspect", "is_complete", "history", "comm_info",
+	// "comm_open", "comm_msg", "comm_close", "kernel_info").
+	Op string
+	// Header is the request's header (the parent of what it publishes).
+	Header json.RawMessage
+	// Content and Metadata are the request's; Buffers its binary buffers.
+	Content  json.RawMessage
+	Metadata json.RawMessage
+	Buffers  [][]byte
+}
+
 // Factory makes a fresh interpreter: at start, and to replace one that died or
-// on a restart.
-type Factory func(ctx context.Context) (Interpreter, error)
+// on a restart. bg receives what the interpreter publishes outside the
+// request in progress (tasks that outlive their cell, timers): each Message
+// then names its Parent. bg.Input always fails.
+type Factory func(ctx context.Context, bg Events) (Interpreter, error)
 
 // Events receives what an interpreter publishes while a Call runs. Its methods
 // are called on the goroutine that runs Call, in the order things happened.
@@ -61,6 +76,9 @@ type Events interface {
 
 // Message is one message an interpreter publishes.
 type Message struct {
+	// Parent is the header of the request this message belongs to; empty
+	// means the request in progress.
+	Parent   json.RawMessage `json:"parent,omitempty"`
 	Type     string          `json:"msg_type"`
 	Content  json.RawMessage `json:"content"`
 	Metadata json.RawMessage `json:"metadata,omitempty"`

@@ -7,6 +7,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"wasmpy/wasmpy/internal/gcpause"
 )
 
 // ctxKey carries the *Interpreter into host functions: every call into the
@@ -35,6 +37,9 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 		WithGoModuleFunction(api.GoModuleFunc(hostResult), []api.ValueType{i32, i32}, nil).
 		WithParameterNames("data", "len").
 		Export("result").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) { gcpause.Collect() }), nil, nil).
+		Export("tick").
 		Instantiate(ctx)
 	return err
 }
@@ -56,6 +61,7 @@ func PermissionError(msg string) error   { return &HostError{Kind: 'P', Msg: msg
 func KeyboardInterrupt(msg string) error { return &HostError{Kind: 'K', Msg: msg} }
 
 func hostCall(ctx context.Context, m api.Module, stack []uint64) {
+	gcpause.Collect()
 	in := interpFrom(ctx)
 	mem := m.Memory()
 	name, ok1 := mem.Read(uint32(stack[0]), uint32(stack[1]))

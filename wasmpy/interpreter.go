@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -22,6 +23,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"wasmpy/interp"
+	"wasmpy/wasmpy/internal/gcpause"
 )
 
 // Guest paths of the sandbox's file tree.
@@ -83,8 +85,8 @@ type Interpreter struct {
 
 	// fns[d] are the exported functions used at nesting depth d: a wazero
 	// api.Function has one call stack and must not be re-entered.
-	fns                                  []*guestFuncs
-	sigTripped, sigIsTripped, sigBreaker uint32
+	fns                                           []*guestFuncs
+	sigTripped, sigIsTripped, sigBreaker, sigTick uint32
 
 	mu       sync.Mutex
 	handlers map[string]HostFunc
@@ -206,7 +208,7 @@ func (in *Interpreter) start(ctx context.Context) error {
 		return fmt.Errorf("CPython failed to initialize (code %d)", res[0])
 	}
 	sig := exported(mod, "wasmpy_signal_addr")
-	addrs := make([]uint32, 3)
+	addrs := make([]uint32, 4)
 	for k := range addrs {
 		r, err := sig.Call(cctx, uint64(k))
 		if err != nil {
@@ -214,8 +216,14 @@ func (in *Interpreter) start(ctx context.Context) error {
 		}
 		addrs[k] = uint32(r[0])
 	}
-	in.sigTripped, in.sigIsTripped, in.sigBreaker = addrs[0], addrs[1], addrs[2]
-	boot := "import sys\nsys.path.insert(0, " + pyQuote(GuestPyRoot) + ")\nimport _wasmpy_rt\n" +
+	in.sigTripped, in.sigIsTripped, in.sigBreaker, in.sigTick = addrs[0], addrs[1], addrs[2], addrs[3]
+	for k, a := range addrs {
+		if a == 0 || a%4 != 0 {
+			return fmt.Errorf("python.wasm reports a bad signal address %d: %#x", k, a)
+		}
+	}
+	boot := "import sys, os\nsys.path.insert(0, " + pyQuote(GuestPyRoot) + ")\nimport _wasmpy_rt\n" +
+		"os.chdir(" + pyQuote(GuestHome) + ")\ndel os\n" +
 		"sys.stdout.reconfigure(line_buffering=True)\nsys.stderr.reconfigure(line_buffering=True)\n"
 	if err := in.Exec(ctx, boot); err != nil {
 		return fmt.Errorf("boot: %w", err)
@@ -374,6 +382,8 @@ func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []by
 	defer cancel(nil)
 	in.callCancel.Store(&cancel)
 	defer in.callCancel.Store(nil)
+	gcpause.Enter()
+	defer gcpause.Leave()
 	in.beginCall()
 	defer in.endCall()
 	if !in.rt.cfg.HardStop {
@@ -459,7 +469,38 @@ func (in *Interpreter) beginCall() {
 	mem := in.mod.Memory()
 	mem.WriteUint32Le(in.sigTripped, 0)
 	mem.WriteUint32Le(in.sigIsTripped, 0)
-	in.gen.Add(1) // odd: running
+	g := in.gen.Add(1) // odd: running
+	go in.ticker(g)
+}
+
+// tickEvery is how often a running guest is made to call the host, where
+// the garbage collector can run (see internal/gcpause): without it, a long
+// pure-Python loop would either never collect or stall the whole process.
+const tickEvery = 10 * time.Millisecond
+
+// ticker raises SIGUSR2 in the guest while call g runs; its handler calls the
+// host (see wasmpy_tick in wasmpymodule.c).
+func (in *Interpreter) ticker(g uint64) {
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for range t.C {
+		if in.gen.Load() != g || in.dead.Load() != nil {
+			return
+		}
+		mem := in.mod.Memory()
+		mem.WriteUint32Le(in.sigTick, 1)
+		mem.WriteUint32Le(in.sigIsTripped, 1)
+		in.setBreaker()
+	}
+}
+
+// setBreaker sets the eval breaker's signals-pending bit. The guest updates
+// the word without atomics (wasm32 without threads), so a race can still
+// lose the bit: callers set it again until the signal is taken.
+func (in *Interpreter) setBreaker() {
+	if b, ok := in.mod.Memory().Read(in.sigBreaker, 4); ok {
+		atomic.OrUint32((*uint32)(unsafe.Pointer(&b[0])), 2)
+	}
 }
 
 func (in *Interpreter) endCall() {
@@ -494,9 +535,7 @@ func (in *Interpreter) raiseSIGINT() {
 	mem := in.mod.Memory()
 	mem.WriteUint32Le(in.sigTripped, 1)
 	mem.WriteUint32Le(in.sigIsTripped, 1)
-	if b, ok := mem.ReadUint32Le(in.sigBreaker); ok {
-		mem.WriteUint32Le(in.sigBreaker, b|2)
-	}
+	in.setBreaker()
 }
 
 // watchInterrupt keeps the eval breaker bit set until CPython takes the
@@ -525,9 +564,8 @@ func (in *Interpreter) watchInterrupt(g uint64) {
 			}
 			return
 		}
-		if b, ok := in.mod.Memory().ReadUint32Le(in.sigBreaker); ok && b&2 == 0 {
-			in.mod.Memory().WriteUint32Le(in.sigBreaker, b|2)
-		}
+		in.mod.Memory().WriteUint32Le(in.sigIsTripped, 1)
+		in.setBreaker()
 	}
 }
 

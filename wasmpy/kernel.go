@@ -19,6 +19,11 @@ type KernelConfig struct {
 	// Setup runs after CPython started and before IPython does: other
 	// packages (jsbridge, loop) register their host functions here.
 	Setup []func(ctx context.Context, in *Interpreter) error
+	// Background receives what the interpreter publishes outside a Call.
+	Background interp.Events
+	// Run runs fn on the goroutine that owns the interpreter (the kernel's
+	// event loop) and waits for it. Nil: fn runs on the caller's goroutine.
+	Run func(ctx context.Context, fn func()) error
 }
 
 // Kernel is an interp.Interpreter backed by a sandboxed CPython running
@@ -27,20 +32,36 @@ type KernelConfig struct {
 type Kernel struct {
 	in   *Interpreter
 	info interp.LanguageInfo
+	bg   interp.Events
+	run  func(ctx context.Context, fn func()) error
 
 	mu sync.Mutex
-	ev interp.Events // of the call in progress, or of the last one
+	ev interp.Events // of the call in progress, or nil between calls
 }
 
 var _ interp.Interpreter = (*Kernel)(nil)
 
 // NewKernel starts an interpreter and IPython inside it.
 func (r *Runtime) NewKernel(ctx context.Context, cfg KernelConfig) (*Kernel, error) {
-	k := &Kernel{}
+	k := &Kernel{bg: cfg.Background, run: cfg.Run}
+	if k.run == nil {
+		k.run = func(_ context.Context, fn func()) error { fn(); return nil }
+	}
+	var err error
+	if rerr := k.run(ctx, func() { err = k.start(ctx, r, cfg) }); rerr != nil {
+		return nil, rerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *Kernel) start(ctx context.Context, r *Runtime, cfg KernelConfig) error {
 	cfg.Config.Output = k.stream
 	in, err := r.NewInterpreter(ctx, cfg.Config)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	k.in = in
 	in.Register("emit", k.emit)
@@ -48,17 +69,17 @@ func (r *Runtime) NewKernel(ctx context.Context, cfg KernelConfig) (*Kernel, err
 	for _, setup := range cfg.Setup {
 		if err := setup(ctx, in); err != nil {
 			in.Close()
-			return nil, fmt.Errorf("set up interpreter: %w", err)
+			return fmt.Errorf("set up interpreter: %w", err)
 		}
 	}
 	if err := in.Exec(ctx, "import wasmpy_kernel\nwasmpy_kernel.start()\n"); err != nil {
 		in.Close()
-		return nil, fmt.Errorf("start IPython in the sandbox: %w", err)
+		return fmt.Errorf("start IPython in the sandbox: %w", err)
 	}
-	reply, err := k.Call(ctx, "kernel_info", json.RawMessage(`{}`), nil)
+	reply, err := k.dispatch(ctx, interp.Request{Op: "kernel_info"}, nil)
 	if err != nil {
 		in.Close()
-		return nil, fmt.Errorf("kernel_info: %w", err)
+		return fmt.Errorf("kernel_info: %w", err)
 	}
 	var ki struct {
 		LanguageInfo interp.LanguageInfo `json:"language_info"`
@@ -66,11 +87,11 @@ func (r *Runtime) NewKernel(ctx context.Context, cfg KernelConfig) (*Kernel, err
 	}
 	if err := json.Unmarshal(reply, &ki); err != nil {
 		in.Close()
-		return nil, fmt.Errorf("kernel_info reply: %w", err)
+		return fmt.Errorf("kernel_info reply: %w", err)
 	}
 	k.info = ki.LanguageInfo
 	k.info.Banner = ki.Banner
-	return k, nil
+	return nil
 }
 
 // Interpreter is the sandboxed CPython behind the kernel.
@@ -86,38 +107,66 @@ func (k *Kernel) Interrupt() { k.in.Interrupt() }
 func (k *Kernel) Close() error { return k.in.Close() }
 
 // Call implements interp.Interpreter: the request goes to the Python side's
-// "kernel" dispatch target.
-func (k *Kernel) Call(ctx context.Context, op string, content json.RawMessage, ev interp.Events) (json.RawMessage, error) {
-	if len(content) == 0 {
-		content = json.RawMessage(`{}`)
+// "kernel" dispatch target, on the goroutine that owns the interpreter.
+func (k *Kernel) Call(ctx context.Context, req interp.Request, ev interp.Events) (json.RawMessage, error) {
+	var out json.RawMessage
+	var err error
+	if rerr := k.run(ctx, func() { out, err = k.dispatch(ctx, req, ev) }); rerr != nil {
+		return nil, fmt.Errorf("%s: %w", req.Op, rerr)
 	}
-	req, err := json.Marshal(struct {
-		Op      string          `json:"op"`
-		Content json.RawMessage `json:"content"`
-	}{op, content})
+	return out, err
+}
+
+func (k *Kernel) dispatch(ctx context.Context, req interp.Request, ev interp.Events) (json.RawMessage, error) {
+	orEmpty := func(b json.RawMessage) json.RawMessage {
+		if len(b) == 0 {
+			return json.RawMessage(`{}`)
+		}
+		return b
+	}
+	bufs := make([]string, len(req.Buffers))
+	for i, b := range req.Buffers {
+		bufs[i] = base64.StdEncoding.EncodeToString(b)
+	}
+	payload, err := json.Marshal(struct {
+		Op       string          `json:"op"`
+		Header   json.RawMessage `json:"header"`
+		Content  json.RawMessage `json:"content"`
+		Metadata json.RawMessage `json:"metadata"`
+		Buffers  []string        `json:"buffers"`
+	}{req.Op, orEmpty(req.Header), orEmpty(req.Content), orEmpty(req.Metadata), bufs})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", req.Op, err)
 	}
-	k.mu.Lock()
-	k.ev = ev
-	k.mu.Unlock()
-	out, err := k.in.Dispatch(ctx, "kernel", req)
+	k.setEvents(ev)
+	defer k.setEvents(nil)
+	out, err := k.in.Dispatch(ctx, "kernel", payload)
 	if err != nil {
 		if errors.Is(err, interp.ErrDead) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", req.Op, err)
 	}
 	if !json.Valid(out) {
-		return nil, fmt.Errorf("%s: the interpreter's reply is not JSON", op)
+		return nil, fmt.Errorf("%s: the interpreter's reply is not JSON", req.Op)
 	}
 	return out, nil
 }
 
+func (k *Kernel) setEvents(ev interp.Events) {
+	k.mu.Lock()
+	k.ev = ev
+	k.mu.Unlock()
+}
+
+// events is where output goes now: the call in progress, or the background.
 func (k *Kernel) events() interp.Events {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.ev
+	if k.ev != nil {
+		return k.ev
+	}
+	return k.bg
 }
 
 func (k *Kernel) stream(name, text string) {
@@ -128,6 +177,7 @@ func (k *Kernel) stream(name, text string) {
 
 func (k *Kernel) emit(ctx context.Context, data []byte) ([]byte, error) {
 	var m struct {
+		Parent   json.RawMessage `json:"parent"`
 		Type     string          `json:"msg_type"`
 		Content  json.RawMessage `json:"content"`
 		Metadata json.RawMessage `json:"metadata"`
@@ -139,7 +189,7 @@ func (k *Kernel) emit(ctx context.Context, data []byte) ([]byte, error) {
 	if m.Type == "" || len(m.Content) == 0 {
 		return nil, errors.New("emit: msg_type and content are required")
 	}
-	msg := interp.Message{Type: m.Type, Content: m.Content, Metadata: m.Metadata}
+	msg := interp.Message{Parent: m.Parent, Type: m.Type, Content: m.Content, Metadata: m.Metadata}
 	for _, b := range m.Buffers {
 		raw, err := base64.StdEncoding.DecodeString(b)
 		if err != nil {

@@ -282,7 +282,6 @@ SITE
 	CONFIG_SITE=$PWD/config.site \
 	CC=$tool_dir/wasm-cc CPP="$tool_dir/wasm-cc -E" AR=llvm-ar-19 RANLIB=llvm-ranlib-19 \
 	PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_PATH= \
-	CFLAGS="-O2" \
 	../src/configure --host=wasm32-unknown-wasi --build=x86_64-pc-linux-gnu \
 		--with-build-python="$native_py" --prefix=/usr --disable-test-modules \
 		--without-ensurepip --without-system-libmpdec --without-system-expat \

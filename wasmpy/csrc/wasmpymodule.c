@@ -46,6 +46,8 @@ WASMPY_IMPORT("take")
 void wasmpy_host_take(char *buf);
 WASMPY_IMPORT("result")
 void wasmpy_host_result(const char *data, uint32_t len);
+WASMPY_IMPORT("tick")
+void wasmpy_host_tick(void);
 
 static PyObject *dispatcher = NULL;
 static PyObject *HostError = NULL;
@@ -117,7 +119,20 @@ wasmpy_set_dispatcher(PyObject *module, PyObject *fn)
     Py_RETURN_NONE;
 }
 
+/* The handler of SIGUSR2, which the host raises every few milliseconds
+   while Python runs: a call out to the host gives the Go runtime a point
+   where it can stop this goroutine (its garbage collector needs one; code
+   compiled from wasm offers none). */
+static PyObject *
+wasmpy_tick(PyObject *module, PyObject *args)
+{
+    wasmpy_host_tick();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef wasmpy_methods[] = {
+    {"_tick", wasmpy_tick, METH_VARARGS,
+     "_tick(signum, frame)\n\nThe host's tick (the SIGUSR2 handler)."},
     {"call", wasmpy_call, METH_VARARGS,
      "call(name, data) -> bytes\n\nCall the host function name with data."},
     {"set_dispatcher", wasmpy_set_dispatcher, METH_O,
@@ -195,7 +210,10 @@ wasmpy_init(void)
        SIGINT raised by the host (see wasmpy_signal_addr) gives
        KeyboardInterrupt. */
     if (PyRun_SimpleString(
-            "import signal as _s; _s.signal(_s.SIGINT, _s.default_int_handler); del _s") != 0) {
+            "import signal as _s, _wasmpy as _w\n"
+            "_s.signal(_s.SIGINT, _s.default_int_handler)\n"
+            "_s.signal(_s.SIGUSR2, _w._tick)\n"
+            "del _s, _w\n") != 0) {
         return 2;
     }
     return 0;
@@ -313,8 +331,9 @@ wasmpy_dispatch(const char *data, uint32_t len)
 }
 
 /* Addresses in linear memory that the host sets, as a signal handler would,
-   to raise SIGINT: 0 the SIGINT handler's tripped flag, 1 the runtime's
-   is_tripped flag, 2 the main thread's eval breaker (bit 0x2). */
+   to raise SIGINT or SIGUSR2: 0 the SIGINT handler's tripped flag, 1 the
+   runtime's is_tripped flag, 2 the main thread's eval breaker (bit 0x2),
+   3 the SIGUSR2 handler's tripped flag. */
 __attribute__((export_name("wasmpy_signal_addr")))
 uint32_t
 wasmpy_signal_addr(int which)
@@ -326,6 +345,8 @@ wasmpy_signal_addr(int which)
         return (uint32_t)(uintptr_t)&_PyRuntime.signals.is_tripped;
     case 2:
         return main_tstate ? (uint32_t)(uintptr_t)&main_tstate->eval_breaker : 0;
+    case 3:
+        return (uint32_t)(uintptr_t)&_PyRuntime.signals.handlers[SIGUSR2].tripped;
     default:
         return 0;
     }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mount is a host directory made visible inside the sandbox.
+type Mount struct {
+	Host     string // absolute host path
+	Guest    string // absolute path inside the sandbox; equal to Host unless given
+	ReadOnly bool
+}
+
+// runtimeOptions are the sandbox and runtime settings given on the command
+// line, handed to newFactory and warmCache.
+type runtimeOptions struct {
+	Mounts         []Mount
+	Env            map[string]string
+	MemoryLimitMiB int    // 0: the runtime's default
+	RuntimeDir     string // "": the runtime finds its files
+	CacheDir       string // "": the runtime's default compilation cache
+}
+
+// kernelOptions are the flags of `wasmpy kernel` that install stores into
+// kernel.json's argv.
+type kernelOptions struct {
+	runtime     runtimeOptions
+	cellTimeout time.Duration
+	logLevel    slog.Level
+}
+
+// addKernelFlags registers the kernel's flags on fs.
+func addKernelFlags(fs *flag.FlagSet, o *kernelOptions) {
+	o.logLevel = slog.LevelWarn
+	o.runtime.Env = map[string]string{}
+	fs.Var((*levelFlag)(&o.logLevel), "log-level", "log at `LEVEL`: debug, info, warn or error (default warn)")
+	fs.DurationVar(&o.cellTimeout, "cell-timeout", 0, "interrupt a cell after `DURATION` (30s, 5m); if it has not stopped\n2s later, replace the interpreter (default: no limit)")
+	fs.Var((*mountFlag)(&o.runtime.Mounts), "mount", "make a host directory visible in the sandbox, as\n`HOST[:GUEST][:ro]` (repeatable)")
+	fs.Var((envFlag)(o.runtime.Env), "env", "set `NAME=VALUE` in the sandbox's environment (repeatable)")
+	fs.IntVar(&o.runtime.MemoryLimitMiB, "memory-limit", 0, "cap the interpreter's memory at `MIB` mebibytes (default: the runtime's)")
+	fs.StringVar(&o.runtime.RuntimeDir, "runtime-dir", "", "use the Python runtime (python.wasm, lib.zip) in `DIR`")
+	fs.StringVar(&o.runtime.CacheDir, "cache-dir", "", "keep compiled code in `DIR`")
+}
+
+// check validates what flag parsing cannot.
+func (o *kernelOptions) check() error {
+	if o.cellTimeout < 0 {
+		return errors.New("--cell-timeout must not be negative")
+	}
+	if o.runtime.MemoryLimitMiB < 0 {
+		return errors.New("--memory-limit must not be negative")
+	}
+	for _, p := range []*string{&o.runtime.RuntimeDir, &o.runtime.CacheDir} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return err
+			}
+			*p = abs
+		}
+	}
+	return nil
+}
+
+type levelFlag slog.Level
+
+func (l *levelFlag) String() string { return strings.ToLower(slog.Level(*l).String()) }
+
+func (l *levelFlag) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "debug":
+		*l = levelFlag(slog.LevelDebug)
+	case "info":
+		*l = levelFlag(slog.LevelInfo)
+	case "warn", "warning":
+		*l = levelFlag(slog.LevelWarn)
+	case "error":
+		*l = levelFlag(slog.LevelError)
+	default:
+		return fmt.Errorf("unknown level %q: use debug, info, warn or error", s)
+	}
+	return nil
+}
+
+type mountFlag []Mount
+
+func (m *mountFlag) String() string {
+	if m == nil || len(*m) == 0 {
+		return ""
+	}
+	return (*m)[len(*m)-1].String()
+}
+
+// String is the flag value that gives m back.
+func (m Mount) String() string {
+	s := m.Host
+	if m.Guest != m.Host {
+		s += ":" + m.Guest
+	}
+	if m.ReadOnly {
+		s += ":ro"
+	}
+	return s
+}
+
+func (m *mountFlag) Set(s string) error {
+	mt, err := parseMount(s)
+	if err != nil {
+		return err
+	}
+	*m = append(*m, mt)
+	return nil
+}
+
+// parseMount parses HOST[:GUEST][:ro|:rw]. HOST is made absolute; GUEST
+// must be absolute. Paths containing ':' cannot be mounted.
+func parseMount(s string) (Mount, error) {
+	parts := strings.Split(s, ":")
+	var m Mount
+	if n := len(parts); n > 1 && (parts[n-1] == "ro" || parts[n-1] == "rw") {
+		m.ReadOnly = parts[n-1] == "ro"
+		parts = parts[:n-1]
+	}
+	if len(parts) > 2 || parts[0] == "" {
+		return Mount{}, fmt.Errorf("bad mount %q: use HOST[:GUEST][:ro]", s)
+	}
+	host, err := filepath.Abs(parts[0])
+	if err != nil {
+		return Mount{}, fmt.Errorf("mount %q: %w", s, err)
+	}
+	m.Host, m.Guest = host, host
+	if len(parts) == 2 {
+		if !strings.HasPrefix(parts[1], "/") {
+			return Mount{}, fmt.Errorf("bad mount %q: the guest path must be absolute", s)
+		}
+		m.Guest = filepath.Clean(parts[1])
+	}
+	return m, nil
+}
+
+type envFlag map[string]string
+
+func (e envFlag) String() string {
+	keys := make([]string, 0, len(e))
+	for k := range e {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k + "=" + strconv.Quote(e[k]))
+	}
+	return b.String()
+}
+
+func (e envFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" || strings.ContainsAny(k, "\x00") || strings.ContainsRune(v, 0) {
+		return fmt.Errorf("bad environment variable %q: use NAME=VALUE", s)
+	}
+	e[k] = v
+	return nil
+}
+
+// recorder wraps a kernel flag registered on install's flag set: it sets
+// the value (which validates it) and records the flag, normalised, for
+// kernel.json's argv.
+type recorder struct {
+	name string
+	v    flag.Value
+	args *[]string
+}
+
+func (r recorder) String() string {
+	if r.v == nil {
+		return ""
+	}
+	return r.v.String()
+}
+
+func (r recorder) Set(s string) error {
+	if err := r.v.Set(s); err != nil {
+		return err
+	}
+	val := s
+	switch v := r.v.(type) {
+	case *mountFlag:
+		val = v.String() // the absolute form: the kernel runs elsewhere
+	case *levelFlag:
+		val = v.String()
+	}
+	*r.args = append(*r.args, "--"+r.name, val)
+	return nil
+}

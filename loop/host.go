@@ -1,0 +1,339 @@
+package loop
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Host is an interpreter the loop drives: *wasmpy.Interpreter satisfies it.
+// Register makes fn callable from Python as _wasmpy.call(name, data); fn's
+// ctx is cancelled by an interrupt. Dispatch calls the Python handler of
+// target (see _wasmpy_rt.register).
+type Host interface {
+	Register(name string, fn func(ctx context.Context, data []byte) ([]byte, error))
+	Dispatch(ctx context.Context, target string, data []byte) ([]byte, error)
+}
+
+// Target is the dispatch target that wasmpy/python/pyodide/webloop.py
+// registers.
+const Target = "webloop"
+
+// The wire format between this glue and webloop.py. Integers are
+// little-endian; lid is a Python event loop's id, tok a nested run's token,
+// cid a completion's id (all uint32, chosen by Python).
+//
+// Host functions (Python calls them):
+//
+//	loop.hello  ""                         -> "1" (the protocol version)
+//	loop.soon   lid                        schedule a drain macrotask for lid
+//	loop.timer  lid, int64 ns              (re)arm lid's one timer; ns < 0 clears it
+//	loop.run    tok                        run the Go loop (nested) until loop.stop(tok)
+//	loop.stop   tok                        end the nested run tok (now or when it starts)
+//	loop.close  lid                        forget lid and its timer
+//	loop.fetch  cid, uint32 n, JSON[n], body   start a fetch; completes as 'c' cid
+//	loop.abort  cid                        abort the fetch cid
+//
+// Dispatches (Go calls target "webloop"):
+//
+//	'd' lid        drain lid's ready callbacks
+//	't' lid        lid's timer is due
+//	'c' cid, data  a completion (of loop.fetch: see fetchReply)
+//
+// 'd' and 't' return "" or (uint8 flags, int64 ns): flags&1 asks for another
+// drain, flags&2 (re)arms the loop's timer to ns from now (ns < 0 clears it).
+const protocolVersion = "1"
+
+const (
+	flagDrain = 1
+	flagTimer = 2
+)
+
+// Option configures Attach.
+type Option func(*glue)
+
+// WithFetcher makes loop.fetch use f (its Policy says what Python may fetch).
+// Without it, a Fetcher with the DenyAll policy answers: only data: URLs work.
+func WithFetcher(f *Fetcher) Option { return func(g *glue) { g.fetcher = f } }
+
+// glue is the Go side of one interpreter's asyncio loops. Loop goroutine only.
+type glue struct {
+	l       *Loop
+	h       Host
+	ctx     context.Context
+	fetcher *Fetcher
+	loops   map[uint32]*pyLoop
+	stops   map[uint32]bool
+	aborts  map[uint32]func()
+}
+
+// pyLoop is the state of one Python event loop (a WebLoop).
+type pyLoop struct {
+	timer       TimerID
+	drainPosted bool
+	retried     bool // a failed drain was re-posted once already
+}
+
+// Attach connects an interpreter's asyncio (webloop.py) to l: it registers
+// the "loop.*" host functions. ctx scopes the attachment: the fetches Python
+// starts are aborted when it is done, so give a context that lives as long as
+// the interpreter, not a request's. Python code using the loop must run on the
+// loop goroutine (inside Run or a Do task).
+func Attach(ctx context.Context, l *Loop, h Host, opts ...Option) error {
+	if l == nil || h == nil {
+		return errors.New("attach event loop: nil loop or host")
+	}
+	g := &glue{
+		l: l, h: h, ctx: ctx,
+		loops:  map[uint32]*pyLoop{},
+		stops:  map[uint32]bool{},
+		aborts: map[uint32]func(){},
+	}
+	for _, o := range opts {
+		o(g)
+	}
+	if g.fetcher == nil {
+		g.fetcher = &Fetcher{Policy: DenyAll}
+	}
+	h.Register("loop.hello", func(context.Context, []byte) ([]byte, error) { return []byte(protocolVersion), nil })
+	h.Register("loop.soon", g.soon)
+	h.Register("loop.timer", g.timer)
+	h.Register("loop.run", g.run)
+	h.Register("loop.stop", g.stop)
+	h.Register("loop.close", g.close)
+	h.Register("loop.fetch", g.fetch)
+	h.Register("loop.abort", g.abort)
+	return nil
+}
+
+var errShort = errors.New("payload too short")
+
+func u32(data []byte) (uint32, error) {
+	if len(data) < 4 {
+		return 0, errShort
+	}
+	return binary.LittleEndian.Uint32(data), nil
+}
+
+func (g *glue) pl(lid uint32) *pyLoop {
+	p := g.loops[lid]
+	if p == nil {
+		p = &pyLoop{}
+		g.loops[lid] = p
+	}
+	return p
+}
+
+func (g *glue) soon(ctx context.Context, data []byte) ([]byte, error) {
+	lid, err := u32(data)
+	if err != nil {
+		return nil, fmt.Errorf("loop.soon: %w", err)
+	}
+	g.postDrain(lid)
+	return nil, nil
+}
+
+func (g *glue) postDrain(lid uint32) {
+	p := g.pl(lid)
+	if p.drainPosted {
+		return
+	}
+	p.drainPosted = true
+	g.l.Post(func() {
+		p.drainPosted = false
+		g.call('d', lid, p)
+	})
+}
+
+func (g *glue) timer(ctx context.Context, data []byte) ([]byte, error) {
+	lid, err := u32(data)
+	if err != nil || len(data) < 12 {
+		return nil, fmt.Errorf("loop.timer: %w", errShort)
+	}
+	g.arm(lid, int64(binary.LittleEndian.Uint64(data[4:])))
+	return nil, nil
+}
+
+func (g *glue) arm(lid uint32, ns int64) {
+	p := g.pl(lid)
+	if p.timer != 0 {
+		g.l.ClearTimer(p.timer)
+		p.timer = 0
+	}
+	if ns < 0 {
+		return
+	}
+	p.timer = g.l.SetTimer(time.Duration(ns), false, func() {
+		p.timer = 0
+		g.call('t', lid, p)
+	})
+}
+
+// callCtx is the context of a call into Python from a macrotask: the
+// innermost run's, without its cancellation. An interrupt cancels the context
+// of the host function waiting in a nested run (so that the wait ends); the
+// Python code a macrotask runs must not be cancelled with it (a runtime with
+// hard stops would close the module), it gets the KeyboardInterrupt instead.
+func (g *glue) callCtx() context.Context {
+	return context.WithoutCancel(g.l.Context())
+}
+
+// call dispatches a drain or a timer to Python and acts on its reply.
+func (g *glue) call(kind byte, lid uint32, p *pyLoop) {
+	if g.loops[lid] != p {
+		return // closed meanwhile
+	}
+	var msg [5]byte
+	msg[0] = kind
+	binary.LittleEndian.PutUint32(msg[1:], lid)
+	out, err := g.h.Dispatch(g.callCtx(), Target, msg[:])
+	if err != nil {
+		g.l.log.Warn("event loop dispatch failed", "kind", string(kind), "loop", lid, "err", err)
+		// Python may have been interrupted before it took the work: try
+		// once more, so that its queue does not stall.
+		if !p.retried && g.loops[lid] == p {
+			p.retried = true
+			g.postDrain(lid)
+		}
+		return
+	}
+	p.retried = false
+	if len(out) == 0 {
+		return
+	}
+	flags := out[0]
+	if flags&flagTimer != 0 && len(out) >= 9 {
+		g.arm(lid, int64(binary.LittleEndian.Uint64(out[1:])))
+	}
+	if flags&flagDrain != 0 {
+		g.postDrain(lid)
+	}
+}
+
+func (g *glue) run(ctx context.Context, data []byte) ([]byte, error) {
+	tok, err := u32(data)
+	if err != nil {
+		return nil, fmt.Errorf("loop.run: %w", err)
+	}
+	defer delete(g.stops, tok)
+	if err := g.l.RunUntil(ctx, func() bool { return g.stops[tok] }); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // an interrupt: KeyboardInterrupt in Python
+		}
+		return nil, fmt.Errorf("loop.run: %w", err)
+	}
+	return nil, nil
+}
+
+func (g *glue) stop(ctx context.Context, data []byte) ([]byte, error) {
+	tok, err := u32(data)
+	if err != nil {
+		return nil, fmt.Errorf("loop.stop: %w", err)
+	}
+	g.stops[tok] = true
+	return nil, nil
+}
+
+func (g *glue) close(ctx context.Context, data []byte) ([]byte, error) {
+	lid, err := u32(data)
+	if err != nil {
+		return nil, fmt.Errorf("loop.close: %w", err)
+	}
+	if p := g.loops[lid]; p != nil && p.timer != 0 {
+		g.l.ClearTimer(p.timer)
+	}
+	delete(g.loops, lid)
+	return nil, nil
+}
+
+// fetchRequest is the JSON part of loop.fetch.
+type fetchRequest struct {
+	Method    string      `json:"method"`
+	URL       string      `json:"url"`
+	Headers   [][2]string `json:"headers"`
+	Redirect  string      `json:"redirect"`
+	TimeoutMS int64       `json:"timeout_ms"`
+}
+
+// fetchMeta is the JSON part of a successful fetch's completion.
+type fetchMeta struct {
+	Status     int         `json:"status"`
+	StatusText string      `json:"status_text"`
+	URL        string      `json:"url"`
+	Redirected bool        `json:"redirected"`
+	Type       string      `json:"type"`
+	Headers    [][2]string `json:"headers"`
+}
+
+func (g *glue) fetch(ctx context.Context, data []byte) ([]byte, error) {
+	cid, err := u32(data)
+	if err != nil || len(data) < 8 {
+		return nil, fmt.Errorf("loop.fetch: %w", errShort)
+	}
+	n := binary.LittleEndian.Uint32(data[4:])
+	if uint64(len(data)) < 8+uint64(n) {
+		return nil, fmt.Errorf("loop.fetch: %w", errShort)
+	}
+	var fr fetchRequest
+	if err := json.Unmarshal(data[8:8+n], &fr); err != nil {
+		return nil, fmt.Errorf("loop.fetch: %w", err)
+	}
+	req := &Request{
+		Method: fr.Method, URL: fr.URL, Header: fr.Headers, Redirect: fr.Redirect,
+		Timeout: time.Duration(fr.TimeoutMS) * time.Millisecond,
+	}
+	if body := data[8+n:]; len(body) > 0 {
+		req.Body = body
+	}
+	g.aborts[cid] = g.fetcher.Start(g.l, g.ctx, req, func(resp *Response, err error) {
+		delete(g.aborts, cid)
+		g.complete(cid, fetchReply(resp, err))
+	})
+	return nil, nil
+}
+
+// fetchReply encodes a fetch's outcome: 0, uint32 n, JSON meta[n], body; or
+// 1, JSON {"kind", "message"}.
+func fetchReply(resp *Response, err error) []byte {
+	if err != nil {
+		kind := FetchNetwork
+		var fe *FetchError
+		if errors.As(err, &fe) {
+			kind = fe.Kind
+		}
+		b, _ := json.Marshal(map[string]string{"kind": string(kind), "message": err.Error()})
+		return append([]byte{1}, b...)
+	}
+	meta, _ := json.Marshal(fetchMeta{
+		Status: resp.Status, StatusText: resp.StatusText, URL: resp.URL,
+		Redirected: resp.Redirected, Type: resp.Type, Headers: resp.Header,
+	})
+	out := make([]byte, 5, 5+len(meta)+len(resp.Body))
+	binary.LittleEndian.PutUint32(out[1:], uint32(len(meta)))
+	out = append(append(out, meta...), resp.Body...)
+	return out
+}
+
+func (g *glue) complete(cid uint32, payload []byte) {
+	msg := make([]byte, 5, 5+len(payload))
+	msg[0] = 'c'
+	binary.LittleEndian.PutUint32(msg[1:], cid)
+	msg = append(msg, payload...)
+	if _, err := g.h.Dispatch(g.callCtx(), Target, msg); err != nil {
+		g.l.log.Warn("event loop completion failed", "id", cid, "err", err)
+	}
+}
+
+func (g *glue) abort(ctx context.Context, data []byte) ([]byte, error) {
+	cid, err := u32(data)
+	if err != nil {
+		return nil, fmt.Errorf("loop.abort: %w", err)
+	}
+	if cancel := g.aborts[cid]; cancel != nil {
+		cancel()
+	}
+	return nil, nil
+}

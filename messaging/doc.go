@@ -1,0 +1,31 @@
+// Package messaging implements the Jupyter messaging protocol (wire
+// protocol 5.5) over ZeroMQ for the wasmpy kernel.
+//
+// It owns exactly three things:
+//
+//   - the connection file (ConnectionInfo: parsing, validation, endpoints);
+//   - the wire format (Message, Header, Codec: framing around the
+//     "<IDS|MSG>" delimiter, HMAC signing and verification, replay
+//     detection, size limits);
+//   - the sockets (Conn: shell, control and stdin ROUTERs, the iopub PUB and
+//     the heartbeat echo), built on the pure-Go github.com/go-zeromq/zmq4.
+//
+// It must not implement kernel behaviour: no busy/idle status, no execution
+// counts, no request dispatch, no knowledge of message contents beyond the
+// header fields needed to frame and log a message. Those live in package
+// kernel, which consumes Conn.Shell, Conn.Control and Conn.Stdin and answers
+// with Conn.Send and Conn.Publish.
+//
+// Invalid input never reaches the consumer: messages with a bad or missing
+// signature, a replayed signature, malformed JSON, a missing msg_id or
+// msg_type, too few frames or too many bytes are logged at Warn level and
+// dropped, and the Conn keeps serving. Frames larger than the configured
+// limit are cut off while they are still being read from the TCP or Unix
+// socket (see WithMaxMessageSize), so a hostile peer cannot make the process
+// allocate them.
+//
+// JEP 65 (iopub_welcome) is not implemented: zmq4's PUB and XPUB sockets
+// consume subscriptions internally and offer no hook to greet a new
+// subscriber. Clients fall back to the pre-JEP 65 handshake (kernel_info
+// plus a status message on iopub), which jupyter_client does.
+package messaging

@@ -1,0 +1,216 @@
+package messaging
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/transport"
+)
+
+// zmq4 reads every frame into a buffer of the length the peer announces
+// (make([]byte, size) for any size up to 2^63), so a 10-byte frame header
+// would be enough to crash the process, and it runs the ZMTP handshake of
+// every accepted connection in its single accept goroutine without a
+// deadline. Conn therefore listens through the transports registered below:
+// they are zmq4's tcp and ipc transports whose accepted connections parse
+// the ZMTP framing of the incoming byte stream, close the connection when a
+// frame or message exceeds the limit, and give the handshake a deadline.
+// zmq4 looks a transport up by the endpoint scheme; the per-socket limit and
+// logger travel in the context zmq4 hands to Transport.Listen.
+const (
+	guardedTCP = "wasmpy-tcp"
+	guardedIPC = "wasmpy-ipc"
+)
+
+// handshakeTimeout bounds the ZMTP greeting and handshake of a new peer.
+const handshakeTimeout = 10 * time.Second
+
+func init() {
+	// zmq4 keeps a process-wide transport registry; these two entries are
+	// stateless and registered once.
+	for name, network := range map[string]string{guardedTCP: "tcp", guardedIPC: "unix"} {
+		if err := zmq4.RegisterTransport(name, guardTransport{transport.New(network), network}); err != nil {
+			panic(fmt.Sprintf("messaging: register zmq4 transport %s: %v", name, err))
+		}
+	}
+}
+
+// guardConfig is what a guarded listener needs to know about its socket.
+type guardConfig struct {
+	limit     int64 // largest message body, summed over its frames
+	handshake time.Duration
+	socket    string
+	log       *slog.Logger
+}
+
+type guardKey struct{}
+
+func withGuard(ctx context.Context, cfg guardConfig) context.Context {
+	return context.WithValue(ctx, guardKey{}, cfg)
+}
+
+type guardTransport struct {
+	transport.Transport
+	network string
+}
+
+func (t guardTransport) Listen(ctx context.Context, addr string) (net.Listener, error) {
+	cfg, ok := ctx.Value(guardKey{}).(guardConfig)
+	if !ok {
+		cfg = guardConfig{limit: DefaultMaxMessageSize, handshake: handshakeTimeout,
+			socket: "?", log: slog.New(slog.DiscardHandler)}
+	}
+	l, err := net.Listen(t.network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return guardListener{l, cfg}, nil
+}
+
+type guardListener struct {
+	net.Listener
+	cfg guardConfig
+}
+
+func (l guardListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetReadDeadline(time.Now().Add(l.cfg.handshake)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &guardConn{Conn: c, cfg: l.cfg, greetLeft: zmtpGreetingLen}, nil
+}
+
+// ZMTP 3 framing, see https://rfc.zeromq.org/spec/23/.
+const (
+	zmtpGreetingLen = 64
+	flagMore        = 0x01
+	flagLong        = 0x02
+)
+
+// guardConn follows the ZMTP framing of what it reads.
+type guardConn struct {
+	net.Conn
+	cfg guardConfig
+
+	mu        sync.Mutex // zmq4 reads from one goroutine at a time; be safe
+	err       error      // sticky
+	greetLeft int
+	hdr       [9]byte
+	hdrHave   int
+	hdrNeed   int
+	bodyLeft  uint64
+	msgSize   uint64
+	msgFrames int
+	greeted   bool // first frame after the greeting (the peer's READY) done
+}
+
+// frameLimitError closes the zmq4 connection: zmq4 drops a connection on a
+// non-timeout net.Error.
+type frameLimitError struct{ msg string }
+
+func (e *frameLimitError) Error() string   { return "messaging: " + e.msg }
+func (e *frameLimitError) Timeout() bool   { return false }
+func (e *frameLimitError) Temporary() bool { return false }
+
+func (g *guardConn) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.Conn.Read(p)
+	if n > 0 {
+		if perr := g.scan(p[:n]); perr != nil {
+			g.err = perr
+			g.cfg.log.Warn("closing peer connection", "socket", g.cfg.socket,
+				"peer", g.Conn.RemoteAddr().String(), "reason", perr.msg)
+			g.Conn.Close()
+			return 0, perr
+		}
+	}
+	if err != nil && !g.greeted {
+		// A peer that stalls the handshake would block zmq4's accept loop,
+		// which also leaks the connection when the handshake fails.
+		g.err = err
+		level := slog.LevelDebug
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			level = slog.LevelWarn
+		}
+		g.cfg.log.Log(context.Background(), level, "closing peer connection", "socket", g.cfg.socket,
+			"peer", g.Conn.RemoteAddr().String(), "reason", "handshake: "+err.Error())
+		g.Conn.Close()
+	}
+	return n, err
+}
+
+// scan advances the framing state over b.
+func (g *guardConn) scan(b []byte) *frameLimitError {
+	for len(b) > 0 {
+		switch {
+		case g.greetLeft > 0:
+			n := min(g.greetLeft, len(b))
+			g.greetLeft -= n
+			b = b[n:]
+		case g.bodyLeft > 0:
+			n := min(g.bodyLeft, uint64(len(b)))
+			g.bodyLeft -= n
+			b = b[n:]
+			if g.bodyLeft == 0 {
+				g.frameDone()
+			}
+		default:
+			if g.hdrHave == 0 {
+				g.hdrNeed = 2
+				if b[0]&flagLong != 0 {
+					g.hdrNeed = 9
+				}
+			}
+			g.hdr[g.hdrHave] = b[0]
+			g.hdrHave++
+			b = b[1:]
+			if g.hdrHave < g.hdrNeed {
+				continue
+			}
+			g.hdrHave = 0
+			flags := g.hdr[0]
+			size := uint64(g.hdr[1])
+			if flags&flagLong != 0 {
+				size = binary.BigEndian.Uint64(g.hdr[1:9])
+			}
+			limit := uint64(g.cfg.limit)
+			if size > limit || g.msgSize+size > limit {
+				return &frameLimitError{fmt.Sprintf("message larger than %d bytes", limit)}
+			}
+			g.msgFrames++
+			if g.msgFrames > MaxFrames {
+				return &frameLimitError{fmt.Sprintf("message of more than %d frames", MaxFrames)}
+			}
+			g.msgSize += size
+			if flags&flagMore == 0 {
+				g.msgSize, g.msgFrames = 0, 0
+			}
+			g.bodyLeft = size
+			if size == 0 {
+				g.frameDone()
+			}
+		}
+	}
+	return nil
+}
+
+func (g *guardConn) frameDone() {
+	if !g.greeted {
+		g.greeted = true
+		g.Conn.SetReadDeadline(time.Time{})
+	}
+}

@@ -1,0 +1,185 @@
+"""The kernel's behaviour through jupyter_client, on the real interpreter."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from conftest import run_cell, stdout_of
+
+
+def test_kernel_info(kernel):
+    _, kc = kernel
+    kc.kernel_info()
+    reply = kc.get_shell_msg(timeout=10)["content"]
+    assert reply["implementation"] == "wasmpy"
+    assert reply["protocol_version"] == "5.5"
+    li = reply["language_info"]
+    assert li["name"] == "python" and li["version"].startswith("3.13")
+    assert li["pygments_lexer"] == "ipython3" and li["file_extension"] == ".py"
+
+
+def test_execute_state_and_result(kernel):
+    _, kc = kernel
+    reply, msgs = run_cell(kc, "import sys\nx = 20\nprint('platform', sys.platform)\nx * 2 + 2")
+    assert reply["content"]["status"] == "ok"
+    assert stdout_of(msgs) == "platform wasi\n"
+    results = [m for m in msgs if m["msg_type"] == "execute_result"]
+    assert results and results[0]["content"]["data"]["text/plain"] == "42"
+    types = [m["msg_type"] for m in msgs]
+    assert types[0] == "status" and types[1] == "execute_input" and types[-1] == "status"
+    reply2, msgs2 = run_cell(kc, "x")
+    assert [m for m in msgs2 if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"] == "20"
+    assert reply2["content"]["execution_count"] == reply["content"]["execution_count"] + 1
+
+
+def test_error_traceback_and_kernel_survives(kernel):
+    _, kc = kernel
+    reply, msgs = run_cell(kc, "def f():\n    1/0\nf()")
+    c = reply["content"]
+    assert c["status"] == "error" and c["ename"] == "ZeroDivisionError"
+    err = [m for m in msgs if m["msg_type"] == "error"][0]["content"]
+    assert any("\x1b[" in line for line in err["traceback"]), "traceback should be coloured"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err["traceback"]))
+    assert "1/0" in plain and "f()" in plain, plain
+    reply, msgs = run_cell(kc, "print('still here')")
+    assert stdout_of(msgs) == "still here\n"
+
+
+def test_rich_display_and_update(kernel):
+    _, kc = kernel
+    code = (
+        "from IPython.display import display, HTML\n"
+        "display(HTML('<b>bold</b>'))\n"
+        "h = display('v1', display_id='abc')\n"
+        "h.update('v2')\n"
+    )
+    reply, msgs = run_cell(kc, code)
+    assert reply["content"]["status"] == "ok"
+    dd = [m for m in msgs if m["msg_type"] == "display_data"]
+    assert dd[0]["content"]["data"]["text/html"] == "<b>bold</b>"
+    assert dd[1]["content"]["transient"]["display_id"] == "abc"
+    upd = [m for m in msgs if m["msg_type"] == "update_display_data"]
+    assert upd and upd[0]["content"]["data"]["text/plain"] == "'v2'"
+
+
+def test_streaming_while_running(kernel):
+    _, kc = kernel
+    msg_id = kc.execute("import time\nprint('early', flush=True)\ntime.sleep(1.5)\nprint('late')")
+    start = time.monotonic()
+    while True:
+        m = kc.get_iopub_msg(timeout=10)
+        if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "stream":
+            break
+    assert m["content"]["text"].startswith("early")
+    assert time.monotonic() - start < 1.2, "stdout must arrive while the cell runs"
+    kc.get_shell_msg(timeout=10)
+
+
+def test_many_lines_delivered_in_order(kernel):
+    _, kc = kernel
+    reply, msgs = run_cell(kc, "for i in range(100000):\n    print(i)", timeout=60)
+    text = stdout_of(msgs)
+    assert text == "".join(f"{i}\n" for i in range(100000))
+    streams = [m for m in msgs if m["msg_type"] == "stream"]
+    assert len(streams) < 2000, f"{len(streams)} stream messages: output is not coalesced"
+
+
+def test_interrupt_running_loop(kernel):
+    km, kc = kernel
+    msg_id = kc.execute("while True:\n    pass")
+    time.sleep(1.0)
+    start = time.monotonic()
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=10)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert time.monotonic() - start < 2
+    reply, msgs = run_cell(kc, "print('after')")
+    assert stdout_of(msgs) == "after\n"
+
+
+def test_interrupt_sleep(kernel):
+    km, kc = kernel
+    kc.execute("import time\ntime.sleep(60)")
+    time.sleep(0.5)
+    start = time.monotonic()
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=10)
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert time.monotonic() - start < 2
+
+
+def test_input_round_trip(kernel):
+    _, kc = kernel
+    msg_id = kc.execute("name = input('who? ')\nprint('hello', name)", allow_stdin=True)
+    req = kc.get_stdin_msg(timeout=10)
+    assert req["msg_type"] == "input_request" and req["content"]["prompt"] == "who? "
+    kc.input("wasm")
+    reply = kc.get_shell_msg(timeout=10)
+    assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+    _, msgs = run_cell(kc, "print(name)")
+    assert stdout_of(msgs) == "wasm\n"
+
+
+def test_stdin_not_allowed(kernel):
+    _, kc = kernel
+    reply, _ = run_cell(kc, "input('x')", allow_stdin=False)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "StdinNotImplementedError"
+
+
+def test_complete_inspect_is_complete(kernel):
+    _, kc = kernel
+    run_cell(kc, "import collections\nmy_variable = 1")
+    kc.complete("my_var", 6)
+    c = kc.get_shell_msg(timeout=30)["content"]
+    assert "my_variable" in c["matches"]
+    kc.inspect("collections.OrderedDict", 10, detail_level=0)
+    c = kc.get_shell_msg(timeout=30)["content"]
+    assert c["found"] and "OrderedDict" in c["data"]["text/plain"]
+    kc.is_complete("for i in range(3):")
+    c = kc.get_shell_msg(timeout=10)["content"]
+    assert c["status"] == "incomplete" and c["indent"] == "    "
+    kc.is_complete("x = (")
+    assert kc.get_shell_msg(timeout=10)["content"]["status"] == "incomplete"
+    kc.is_complete("1 +* 2")
+    assert kc.get_shell_msg(timeout=10)["content"]["status"] == "invalid"
+
+
+def test_sandbox_refusals(kernel):
+    _, kc = kernel
+    reply, msgs = run_cell(kc, "!ls /")
+    text = stdout_of(msgs) + stdout_of(msgs, "stderr") + str(reply["content"].get("evalue", ""))
+    assert "sandbox" in text.lower()
+    reply, msgs = run_cell(kc, "open('/etc/passwd').read()")
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] in ("FileNotFoundError", "PermissionError")
+
+
+def test_magics(kernel):
+    _, kc = kernel
+    reply, msgs = run_cell(kc, "%%writefile hello.txt\nhi from a magic\n")
+    assert reply["content"]["status"] == "ok"
+    _, msgs = run_cell(kc, "print(open('hello.txt').read().strip())\n%time sum(range(1000))")
+    assert "hi from a magic" in stdout_of(msgs)
+    assert "Wall time" in stdout_of(msgs)
+
+
+def test_restart_gives_fresh_interpreter(kernel):
+    km, kc = kernel
+    run_cell(kc, "secret = 1")
+    km.restart_kernel(now=False)
+    kc.wait_for_ready(timeout=30)
+    reply, _ = run_cell(kc, "secret")
+    assert reply["content"]["ename"] == "NameError"
+
+
+def test_crash_recovery(kernel):
+    _, kc = kernel
+    reply, _ = run_cell(kc, "import faulthandler\nfaulthandler._sigabrt()")
+    assert reply["content"]["status"] == "error"
+    reply, msgs = run_cell(kc, "print('fresh interpreter')")
+    assert reply["content"]["status"] == "ok"
+    assert stdout_of(msgs) == "fresh interpreter\n"

@@ -1,0 +1,75 @@
+"""Every notebook under notebooks/ runs headless through
+`jupyter nbconvert --execute` with the wasmpy kernel; errors fail the test
+unless the cell is tagged raises-exception. Then each notebook's outputs are
+checked for what it is meant to show."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+
+import pytest
+from conftest import ARTIFACTS, KERNEL, REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def execute(nb: pathlib.Path) -> dict:
+    out_dir = ARTIFACTS / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["jupyter", "nbconvert", "--to", "notebook", "--execute",
+         f"--ExecutePreprocessor.kernel_name={KERNEL}", "--ExecutePreprocessor.timeout=120",
+         "--output-dir", str(out_dir), str(nb)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, f"nbconvert failed on {nb.name}:\n{proc.stderr[-4000:]}"
+    return json.loads((out_dir / nb.name).read_text())
+
+
+def outputs(nb: dict) -> list[list[dict]]:
+    return [c.get("outputs", []) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def text_of(outs: list[dict]) -> str:
+    parts = []
+    for o in outs:
+        if o["output_type"] == "stream":
+            parts.append("".join(o["text"]))
+        elif "data" in o:
+            parts.append("".join(o["data"].get("text/plain", "")))
+        elif o["output_type"] == "error":
+            parts.append(o["ename"] + ": " + o["evalue"])
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_runs(nb):
+    done = execute(nb)
+    for cell in done["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
+        tagged = "raises-exception" in cell["metadata"].get("tags", [])
+        assert bool(errors) == tagged, f"{nb.name}: cell {''.join(cell['source'])[:60]!r}: errors={errors}"
+
+
+def test_tour_outputs():
+    outs = outputs(execute(REPO / "notebooks" / "tour.ipynb"))
+    assert "wasi" in text_of(outs[0])
+    html = [o for o in outs[1] if "text/html" in o.get("data", {})]
+    assert html and 'id="powers"' in "".join(html[0]["data"]["text/html"])
+    assert any("text/markdown" in o.get("data", {}) for o in outs[1])
+    assert any("application/json" in o.get("data", {}) for o in outs[1])
+    png = [o for o in outs[2] if "image/png" in o.get("data", {})]
+    assert png, "the PNG made in Python is missing"
+    import base64
+    assert base64.b64decode(png[0]["data"]["image/png"]).startswith(b"\x89PNG")
+    # update_display leaves the final value in the display
+    assert "step 3 of 3" in text_of(outs[3]) and "done" in text_of(outs[3])
+    assert any("swatch" in "".join(o.get("data", {}).get("text/html", "")) for o in outs[4])
+    assert "('grace', 9.75)" in text_of(outs[5]) and "2026-07-14T12:00:00+02:00" in text_of(outs[5])
+    sandbox = text_of(outs[6])
+    assert "reading /etc/passwd:" in sandbox and "'HOME': '/home/pyodide'" in sandbox
+    assert "ZeroDivisionError" in text_of(outs[7])

@@ -1,0 +1,67 @@
+// Package gcpause keeps Go's garbage collector from starting a cycle while
+// guest code runs, and runs collections only at points where the guest is in
+// Go code.
+//
+// Why: a GC cycle needs every goroutine to stop at a safe point, and machine
+// code compiled from wasm has none (wazero cannot preempt it). A collection
+// that starts while Python computes would stop the whole process (heartbeat,
+// control, interrupts) until the guest next calls the host. So while any
+// guest call runs, the GC percentage is -1; the host's tick (a host call the
+// guest makes every few milliseconds, see wasmpy_tick) and every other host
+// call run a collection at most once a second.
+//
+// The GC setting is process-wide, so this package holds the one counter of
+// guest calls in progress: the one piece of package-level state in wasmpy,
+// unavoidable here.
+package gcpause
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Every is the longest time between collections while guests run.
+const Every = time.Second
+
+var (
+	mu      sync.Mutex
+	running int
+	saved   int
+	last    atomic.Int64 // unix nanoseconds of the last collection
+)
+
+// Enter marks the start of a guest call.
+func Enter() {
+	mu.Lock()
+	defer mu.Unlock()
+	if running == 0 {
+		saved = debug.SetGCPercent(-1)
+		last.Store(time.Now().UnixNano())
+	}
+	running++
+}
+
+// Leave marks the end of a guest call.
+func Leave() {
+	mu.Lock()
+	defer mu.Unlock()
+	running--
+	if running == 0 {
+		debug.SetGCPercent(saved)
+	}
+}
+
+// Collect runs a collection if guests have run for Every since the last one.
+// Call it only from a goroutine that is in Go code on behalf of a guest (a
+// host function); it is cheap when nothing is due.
+func Collect() {
+	now := time.Now().UnixNano()
+	l := last.Load()
+	if now-l < int64(Every) || !last.CompareAndSwap(l, now) {
+		return
+	}
+	runtime.GC()
+}

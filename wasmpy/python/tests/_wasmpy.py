@@ -1,0 +1,64 @@
+"""A fake _wasmpy for tests (the real one is built into python.wasm).
+
+It records what Python asks of the host: "emit" messages and stream text go
+to `log` in order; "input" answers from `inputs` (a str, an exception to
+raise, or a function that returns the str), and raises HostError("stdin-not-allowed") when `inputs` is empty.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+class HostError(RuntimeError):
+    """A host function failed."""
+
+
+log: list[tuple[str, Any]] = []
+inputs: list[str | BaseException] = []
+input_requests: list[dict[str, Any]] = []
+dispatcher: Callable[[bytes], bytes] | None = None
+
+
+def _reject(token: str) -> Any:
+    raise ValueError(f"non-strict JSON constant {token} (Go's encoding/json rejects it)")
+
+
+def strict_loads(data: bytes) -> Any:
+    """Parse JSON as Go would: UTF-8, no NaN/Infinity."""
+    return json.loads(data.decode("utf-8"), parse_constant=_reject)
+
+
+def call(name: str, data: bytes) -> bytes:
+    data = bytes(data)
+    if name == "emit":
+        log.append(("emit", strict_loads(data)))
+        return b""
+    if name == "input":
+        req = strict_loads(data)
+        input_requests.append(req)
+        log.append(("input", req))
+        if not inputs:
+            raise HostError("stdin-not-allowed")
+        value = inputs.pop(0)
+        if isinstance(value, BaseException):
+            raise value
+        if callable(value):  # e.g. re-enter the dispatcher while "waiting"
+            value = value()
+        return json.dumps({"value": value}).encode()
+    raise HostError(f"no host function {name!r}")
+
+
+def set_dispatcher(fn: Callable[[bytes], bytes] | None) -> None:
+    global dispatcher
+    if fn is not None and not callable(fn):
+        raise TypeError("dispatcher must be callable or None")
+    dispatcher = fn
+
+
+def reset() -> None:
+    log.clear()
+    inputs.clear()
+    input_requests.clear()

@@ -1,0 +1,129 @@
+"""Tests of the kernel's parts on their own: history manager, event loop, JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+import unittest
+
+import harness
+from wasmpy_kernel import aio, host
+from wasmpy_kernel.history import WasmHistoryManager
+
+
+def setUpModule() -> None:
+    harness.setup()  # the WASI-like process: threads forbidden
+
+
+class HistoryManagerTest(unittest.TestCase):
+    def test_sessions_go_on_in_a_file(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "h.sqlite")
+            first = WasmHistoryManager(hist_file=path)
+            self.assertEqual(str(first.hist_file), path)
+            self.assertIsNone(first.save_thread)
+            first.store_inputs(1, "a = 1")
+            first.store_inputs(2, "b = 2")
+            s1 = first.session_number
+            first.end_session()
+            # A restarted interpreter: a new manager on the same file.
+            second = WasmHistoryManager(hist_file=path)
+            self.assertEqual(second.session_number, s1 + 1)
+            second.store_inputs(1, "c = 3")
+            tail = list(second.get_tail(3, include_latest=True))
+            self.assertEqual(tail, [(s1, 1, "a = 1"), (s1, 2, "b = 2"),
+                                    (second.session_number, 1, "c = 3")])
+            self.assertEqual(list(second.get_range_stored(-1, 1, None)), tail[:2])
+
+    def test_unusable_file_falls_back_to_memory(self) -> None:
+        hm = WasmHistoryManager(hist_file="/nonexistent-dir/sub/h.sqlite")
+        self.assertEqual(str(hm.hist_file), ":memory:")
+        hm.store_inputs(1, "x = 1")
+        self.assertEqual(list(hm.search("x*")), [(hm.session_number, 1, "x = 1")])
+
+    def test_memory(self) -> None:
+        hm = WasmHistoryManager(hist_file=":memory:")
+        hm.store_inputs(5, "y = 2")
+        self.assertEqual(list(hm.get_range_stored(0, 5, 6)), [(hm.session_number, 5, "y = 2")])
+
+
+class MinimalLoopTest(unittest.TestCase):
+    def test_timers_tasks_threadsafe(self) -> None:
+        loop = aio.MinimalEventLoop()
+        order: list[str] = []
+
+        async def main() -> str:
+            loop.call_later(0.03, order.append, "later")
+            loop.call_soon_threadsafe(order.append, "soon")
+            t = asyncio.ensure_future(asyncio.sleep(0.01, "task"))
+            await asyncio.sleep(0.05)
+            return await t
+
+        t0 = time.monotonic()
+        try:
+            self.assertEqual(loop.run_until_complete(main()), "task")
+        finally:
+            loop.close()
+        self.assertEqual(order, ["soon", "later"])
+        self.assertGreaterEqual(time.monotonic() - t0, 0.05)
+
+    def test_policy(self) -> None:
+        aio.install_policy()
+        self.assertIsInstance(asyncio.get_event_loop_policy(), aio.MinimalEventLoopPolicy)
+        loop = asyncio.new_event_loop()
+        self.assertIsInstance(loop, aio.MinimalEventLoop)
+        loop.close()
+        from IPython.core.async_helpers import get_asyncio_loop
+
+        asyncio.set_event_loop(None)
+        self.assertIs(asyncio.get_event_loop(), get_asyncio_loop())
+
+class CompatTest(unittest.TestCase):
+    def test_process_time_fallback(self) -> None:
+        import types
+
+        from wasmpy_kernel.compat import ensure_process_time
+
+        def broken() -> float:
+            raise OSError(58, "Not supported")
+
+        fake = types.SimpleNamespace(process_time=broken, perf_counter=time.perf_counter,
+                                     perf_counter_ns=time.perf_counter_ns)
+        self.assertTrue(ensure_process_time(fake))  # type: ignore[arg-type]
+        self.assertIsInstance(fake.process_time(), float)
+        self.assertIsInstance(fake.process_time_ns(), int)
+        self.assertFalse(ensure_process_time(time))
+
+    def test_home(self) -> None:
+        from wasmpy_kernel.compat import ensure_home
+
+        self.assertEqual(ensure_home({"HOME": "/x"}), "/x")
+        env: dict[str, str] = {}
+        home = ensure_home(env)
+        self.assertEqual(env["HOME"], home)
+        self.assertTrue(os.path.isdir(home))
+
+
+class JSONTest(unittest.TestCase):
+    def test_dumps_is_strict_and_total(self) -> None:
+        import datetime
+
+        obj = {"nan": float("nan"), "inf": [float("-inf")], "b": b"\x00\xff", "s": {1}, "o": object(),
+               "d": datetime.date(2024, 1, 2), "u": "é\ud800"}
+        out = json.loads(host.dumps(obj), parse_constant=lambda c: self.fail(c))
+        self.assertEqual(out["nan"], "nan")
+        self.assertEqual(out["inf"], ["-inf"])
+        self.assertEqual(out["b"], "AP8=")
+        self.assertEqual(out["s"], [1])
+        self.assertTrue(out["o"].startswith("<object object"))
+        self.assertEqual(out["d"], "2024-01-02")
+        self.assertEqual(out["u"], "é?")
+        fast = {"a": [1, 2.5, None, True], "b": b"hi", "t": (1, 2)}
+        self.assertEqual(json.loads(host.dumps(fast)), {"a": [1, 2.5, None, True], "b": "aGk=", "t": [1, 2]})
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,48 @@
+"""wasmpy_kernel: the Python side of the wasmpy Jupyter kernel.
+
+Runs inside the sandboxed CPython (WASI): an IPython shell that behaves like
+ipykernel 6's, answering the requests the Go kernel forwards to the dispatcher
+target "kernel" and publishing through the host functions "emit" and "input"
+(see host.py). No threads, subprocesses or sockets.
+
+The host starts it once after interpreter init with::
+
+    import wasmpy_kernel; wasmpy_kernel.start()
+
+It owns this package only; the dispatcher router is _wasmpy_rt.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import _wasmpy_rt
+
+from .compat import ensure_home, ensure_process_time
+
+ensure_home()
+ensure_process_time()
+
+from .kernel import Kernel  # noqa: E402  (IPython loads here, after the work-arounds)
+
+__all__ = ["Kernel", "get_kernel", "start"]
+
+_kernel: Kernel | None = None
+
+
+def start() -> Kernel:
+    """Create the kernel (once) and register it as dispatcher target "kernel"."""
+    global _kernel
+    if _kernel is None:
+        for stream in (sys.stdout, sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(line_buffering=True)
+        _kernel = Kernel()
+        _wasmpy_rt.register("kernel", _kernel.handle)
+    return _kernel
+
+
+def get_kernel() -> Kernel | None:
+    """The kernel start() made, or None."""
+    return _kernel

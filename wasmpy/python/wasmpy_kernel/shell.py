@@ -1,0 +1,259 @@
+"""The IPython shell of the kernel, as ipykernel's ZMQInteractiveShell.
+
+WasmShell publishes through host.emit instead of ZeroMQ: display_data and
+update_display_data (WasmDisplayPublisher), execute_result (WasmDisplayHook),
+error (_showtraceback), clear_output; payloads (page, set_next_input,
+ask_exit) go to the execute reply. What the sandbox cannot do (subprocesses,
+PyPI, GUI event loops) fails with SandboxUnsupportedError, whose traceback is
+one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core import page, payloadpage
+from IPython.core.autocall import ZMQExitAutocall
+from IPython.core.displayhook import DisplayHook
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell, InteractiveShellABC
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.usage import default_banner
+from IPython.utils import openpy
+from traitlets import Any as AnyTrait
+from traitlets import CBool, Instance, Type, default
+
+from . import host
+from .aio import _loop_runner
+from .history import WasmHistoryManager
+
+Hook = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+# Line and cell magics that run programs; all of them need a subprocess.
+PACKAGE_MAGICS = ("pip", "conda", "mamba", "micromamba", "uv")
+SCRIPT_MAGICS = ("script", "sh", "bash", "perl", "ruby", "python", "python2", "python3", "pypy")
+
+
+class SandboxUnsupportedError(RuntimeError):
+    """What the WASI sandbox cannot do: subprocesses, PyPI, GUI loops."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a stack: the message is all there is to say.
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+def no_subprocess(what: str) -> SandboxUnsupportedError:
+    return SandboxUnsupportedError(
+        f"{what} is not available: this kernel runs Python in a WebAssembly (WASI) sandbox "
+        "that cannot start subprocesses or run shell commands."
+    )
+
+
+def no_packages(magic: str) -> SandboxUnsupportedError:
+    return SandboxUnsupportedError(
+        f"%{magic} is not available: this kernel runs Python in a WebAssembly (WASI) sandbox "
+        "that cannot start subprocesses or download packages from PyPI; only the preinstalled "
+        "packages can be imported."
+    )
+
+
+class WasmDisplayPublisher(DisplayPublisher):
+    """Publishes display_data / update_display_data / clear_output to the host."""
+
+    def __init__(self, shell: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(shell, *args, **kwargs)
+        self._hooks: list[Hook] = []
+
+    def publish(
+        self,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        source: Any = None,
+        *,
+        transient: dict[str, Any] | None = None,
+        update: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._validate_data(data, metadata)
+        msg: dict[str, Any] | None = {
+            "msg_type": "update_display_data" if update else "display_data",
+            "content": {"data": data, "metadata": metadata or {}, "transient": transient or {}},
+            "metadata": {},
+        }
+        for hook in list(self._hooks):
+            msg = hook(msg) if msg is not None else None
+        if msg is not None:
+            host.emit(msg["msg_type"], msg["content"], msg.get("metadata"))
+
+    def clear_output(self, wait: bool = False) -> None:
+        host.emit("clear_output", {"wait": bool(wait)})
+
+    def register_hook(self, hook: Hook) -> None:
+        """hook(msg) may change msg or return None to swallow it (as ipykernel)."""
+        self._hooks.append(hook)
+
+    def unregister_hook(self, hook: Hook) -> bool:
+        try:
+            self._hooks.remove(hook)
+        except ValueError:
+            return False
+        return True
+
+
+class WasmDisplayHook(DisplayHook):
+    """sys.displayhook for cells: publishes execute_result to the host."""
+
+    def start_displayhook(self) -> None:
+        self._content: dict[str, Any] = {"data": {}, "metadata": {}}
+
+    def write_output_prompt(self) -> None:
+        self._content["execution_count"] = self.prompt_count
+
+    def write_format_data(self, format_dict: dict[str, Any], md_dict: dict[str, Any] | None = None) -> None:
+        self._content["data"] = format_dict
+        self._content["metadata"] = md_dict or {}
+
+    def finish_displayhook(self) -> None:
+        content, self._content = self._content, {"data": {}, "metadata": {}}
+        if content.get("data"):
+            host.emit("execute_result", content)
+
+
+@magics_class
+class WasmMagics(Magics):
+    """ipykernel's kernel magics that make sense here, and sandbox refusals."""
+
+    @line_magic
+    def less(self, arg_s: str) -> None:
+        """Show a file through the pager. Files ending in .py are highlighted."""
+        if not arg_s:
+            raise UsageError("Missing filename.")
+        if arg_s.endswith(".py"):
+            cont = self.shell.pycolorize(openpy.read_py_file(arg_s, skip_encoding_cookie=False))
+        else:
+            with open(arg_s, encoding="utf-8", errors="replace") as f:
+                cont = f.read()
+        page.page(cont)
+
+    more = line_magic("more")(less)
+
+    @line_magic
+    def clear(self, arg_s: str) -> None:
+        """Clear the output of the current cell."""
+        self.shell.display_pub.clear_output()
+
+
+def _refuse_packages(name: str) -> Callable[..., None]:
+    def magic(line: str = "", cell: str | None = None) -> None:
+        raise no_packages(name)
+
+    magic.__doc__ = f"%{name} is not available in the sandbox (no subprocess, no PyPI)."
+    return magic
+
+
+def _refuse_script(name: str) -> Callable[..., None]:
+    def magic(line: str = "", cell: str | None = None) -> None:
+        raise no_subprocess(f"%%{name}")
+
+    magic.__doc__ = f"%%{name} is not available in the sandbox (no subprocess)."
+    return magic
+
+
+class WasmShell(InteractiveShell):
+    """InteractiveShell for wasmpy, after ipykernel's ZMQInteractiveShell."""
+
+    displayhook_class = Type(WasmDisplayHook)
+    display_pub_class = Type(WasmDisplayPublisher)
+    data_pub_class = AnyTrait()
+    kernel = AnyTrait()
+    parent_header = AnyTrait()
+    readline_use = CBool(False)
+    autoindent = CBool(False)
+    exiter = Instance(ZMQExitAutocall)
+    keepkernel_on_exit: bool | None = None
+
+    @default("banner1")
+    def _default_banner1(self) -> str:
+        return default_banner
+
+    @default("exiter")
+    def _default_exiter(self) -> ZMQExitAutocall:
+        return ZMQExitAutocall(self)
+
+    @default("loop_runner")
+    def _default_loop_runner(self) -> Any:
+        return _loop_runner()
+
+    def init_environment(self) -> None:
+        env = os.environ
+        env["TERM"] = "xterm-color"
+        env["CLICOLOR"] = "1"
+        env["PAGER"] = "cat"
+        env["GIT_PAGER"] = "cat"
+
+    def init_virtualenv(self) -> None:
+        pass
+
+    def init_data_pub(self) -> None:
+        pass
+
+    def init_hooks(self) -> None:
+        super().init_hooks()
+        self.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
+
+    def init_history(self) -> None:
+        self.history_manager = WasmHistoryManager(shell=self, parent=self)
+        self.configurables.append(self.history_manager)
+
+    def init_magics(self) -> None:
+        super().init_magics()
+        self.register_magics(WasmMagics)
+        mm = self.magics_manager
+        for name in PACKAGE_MAGICS:
+            mm.register_function(_refuse_packages(name), "line", name)
+        for name in SCRIPT_MAGICS:
+            mm.register_function(_refuse_script(name), "cell", name)
+
+    def enable_gui(self, gui: str | None = None) -> None:
+        if gui not in (None, "inline"):
+            raise SandboxUnsupportedError(f"GUI event loop {gui!r} is not available in the sandbox.")
+        self.active_eventloop = gui
+
+    # Subprocesses: every route to one ends here.
+    def system_piped(self, cmd: str) -> None:
+        raise no_subprocess("Running shell commands (!cmd, %system)")
+
+    def system_raw(self, cmd: str) -> None:
+        raise no_subprocess("Running shell commands (!cmd, %system)")
+
+    system = system_piped
+
+    def getoutput(self, cmd: str, split: bool = True, depth: int = 0) -> Any:
+        raise no_subprocess("Capturing shell command output (!!cmd, x = !cmd, %sx)")
+
+    def ask_exit(self) -> None:
+        self.exit_now = not self.keepkernel_on_exit
+        self.payload_manager.write_payload({"source": "ask_exit", "keepkernel": self.keepkernel_on_exit})
+
+    def run_cell(self, *args: Any, **kwargs: Any) -> Any:
+        self._last_traceback: list[str] | None = None
+        return super().run_cell(*args, **kwargs)
+
+    def _showtraceback(self, etype: type[BaseException], evalue: BaseException, stb: list[str]) -> None:
+        host.emit("error", {"traceback": stb, "ename": str(etype.__name__), "evalue": str(evalue)})
+        self._last_traceback = stb
+
+    def set_next_input(self, text: str, replace: bool = False) -> None:
+        self.payload_manager.write_payload({"source": "set_next_input", "text": text, "replace": replace})
+
+    def set_parent(self, parent: dict[str, Any]) -> None:
+        self.parent_header = parent
+
+    def get_parent(self) -> dict[str, Any]:
+        return self.parent_header or {}
+
+
+InteractiveShellABC.register(WasmShell)
