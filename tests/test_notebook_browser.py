@@ -107,7 +107,10 @@ def test_notebook_in_browser(notebook_server):
         shot = ARTIFACTS / "notebook-tour.png"
         driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 10000
-        # The kernel menu names the kernel by its display name.
-        assert "wasmpy" in driver.execute_script("return document.querySelector('#kernel_indicator_icon').title || document.querySelector('.kernel_indicator_name').textContent")
+        # The kernel indicator and the Kernel > Change kernel menu show the
+        # kernel by its display name.
+        assert "wasmpy" in driver.execute_script("return document.querySelector('.kernel_indicator_name').textContent")
+        menu = driver.execute_script("return Array.from(document.querySelectorAll('#menu-change-kernel-submenu a')).map(a => a.textContent)")
+        assert "Python 3.13 (wasmpy)" in menu, menu
     finally:
         driver.quit()
