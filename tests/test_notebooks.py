@@ -73,3 +73,40 @@ def test_tour_outputs():
     sandbox = text_of(outs[6])
     assert "reading /etc/passwd:" in sandbox and "'HOME': '/home/pyodide'" in sandbox
     assert "ZeroDivisionError" in text_of(outs[7])
+
+
+def test_async_outputs():
+    outs = outputs(execute(REPO / "notebooks" / "async.ipynb"))
+    assert "slept 0.2" in text_of(outs[0])
+    assert text_of(outs[1]) == "[0, 1, 4, 9, 16]"
+    assert "task started" in text_of(outs[2])
+    assert "ran meanwhile: [0, 1, 2] True" in text_of(outs[3])
+    assert text_of(outs[4]) == "[0.01, 0.02, 0.03]"
+    assert "asyncio.run works" in text_of(outs[5])
+
+
+def test_fetch_outputs():
+    outs = outputs(execute(REPO / "notebooks" / "fetch.ipynb"))
+    assert "200 True" in text_of(outs[0]) and "'answer': 42" in text_of(outs[0])
+    assert "héllo from a data: URL" in text_of(outs[1])
+    assert text_of(outs[2]).startswith("PermissionError")
+
+
+def test_sandbox_outputs():
+    outs = outputs(execute(REPO / "notebooks" / "sandbox.ipynb"))
+    attempts = text_of(outs[0])
+    assert "ALLOWED" not in attempts, attempts
+    assert attempts.count("refused") == 8
+    assert "SandboxUnsupportedError" in text_of(outs[1])
+    assert "notes.txt" in text_of(outs[2])
+    assert "MemoryError" in text_of(outs[3])
+
+
+def test_ffi_outputs():
+    outs = outputs(execute(REPO / "notebooks" / "ffi.ipynb"))
+    assert text_of(outs[0]) == "hello from the JavaScript console\nJsProxy 2026 True\n"
+    assert '"big":"1152921504606846976n"' in text_of(outs[1]) and "Uint8Array" in text_of(outs[1])
+    assert "['HI!', 'THERE!']" in text_of(outs[2])
+    assert "RangeError - out of range" in text_of(outs[3])
+    assert "resolved after 50 ms" in text_of(outs[4])
+    assert "'from': 'js.fetch'" in text_of(outs[5])

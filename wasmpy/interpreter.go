@@ -102,7 +102,9 @@ type Interpreter struct {
 	wake        chan struct{}
 	hostCancels sync.Map // *context.CancelFunc of host calls in progress
 	callCancel  atomic.Pointer[context.CancelCauseFunc]
-	abandon     atomic.Pointer[chan struct{}]
+	abandoned   chan struct{} // closed when a call is given up on
+	abandonOnce sync.Once
+	closeLater  atomic.Bool // Close was called while an abandoned call ran
 	dead        atomic.Pointer[error]
 	closeOnce   sync.Once
 }
@@ -121,10 +123,11 @@ func (r *Runtime) NewInterpreter(ctx context.Context, cfg Config) (*Interpreter,
 	}
 	in := &Interpreter{
 		rt: r, cfg: cfg, log: log,
-		handlers: map[string]HostFunc{},
-		output:   cfg.Output,
-		carry:    map[string][]byte{},
-		wake:     make(chan struct{}, 1),
+		handlers:  map[string]HostFunc{},
+		output:    cfg.Output,
+		carry:     map[string][]byte{},
+		wake:      make(chan struct{}, 1),
+		abandoned: make(chan struct{}),
 	}
 	if err := in.start(ctx); err != nil {
 		in.Close()
@@ -146,11 +149,11 @@ func (in *Interpreter) start(ctx context.Context) error {
 			return err
 		}
 	}
-	fsc := wazero.NewFSConfig().
-		WithFSMount(in.rt.lib, GuestLib).
-		WithFSMount(in.rt.pylib, GuestPyRoot)
-	for _, m := range in.cfg.FSMounts {
-		fsc = fsc.WithFSMount(m.FS, m.Guest)
+	// Go file systems: read-only, refusing write modes at open.
+	var fsc wazero.FSConfig = wazero.NewFSConfig()
+	ro := append([]FSMount{{in.rt.lib, GuestLib}, {in.rt.pylib, GuestPyRoot}}, in.cfg.FSMounts...)
+	for _, m := range ro {
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(&sysfs.ReadFS{FS: &sysfs.AdaptFS{FS: m.FS}}, m.Guest)
 	}
 	// Host directories: confined, so that no symlink leads out of them.
 	dirs := append([]Mount{{Host: home, Guest: GuestHome}, {Host: tmp, Guest: GuestTmp}}, in.cfg.Mounts...)
@@ -239,6 +242,17 @@ func (in *Interpreter) SetOutput(fn func(stream, text string)) {
 	in.mu.Lock()
 	in.output = fn
 	in.mu.Unlock()
+}
+
+// Write sends text to the interpreter's output as if the guest had written
+// it to stream ("stdout" or "stderr"): for the JS console, say.
+func (in *Interpreter) Write(stream, text string) {
+	in.mu.Lock()
+	out := in.output
+	in.mu.Unlock()
+	if out != nil && in.dead.Load() == nil {
+		out(stream, text)
+	}
 }
 
 // Register makes fn callable from Python as _wasmpy.call(name, data).
@@ -333,38 +347,6 @@ func (in *Interpreter) funcsAt(depth int) *guestFuncs {
 	return in.fns[depth]
 }
 
-// abandonable runs a top-level call on its own goroutine so that, when an
-// interrupt does not land in time (a long C computation that never checks
-// for signals) and the runtime cannot stop guest code, the caller is released
-// at once with an error wrapping interp.ErrDead. The guest goes on until it
-// next reaches Python's eval loop, where the pending KeyboardInterrupt ends
-// it; it is closed then, and nothing it does reaches the host meanwhile.
-func (in *Interpreter) abandonable(ctx context.Context, name string, data []byte) (uint32, error) {
-	type result struct {
-		rc  uint32
-		err error
-	}
-	done := make(chan result, 1)
-	abandon := make(chan struct{})
-	in.abandon.Store(&abandon)
-	defer in.abandon.Store(nil)
-	go func() {
-		rc, err := in.invoke(ctx, name, data)
-		done <- result{rc, err}
-	}()
-	select {
-	case r := <-done:
-		return r.rc, r.err
-	case <-abandon:
-		err := in.markDead(errHardStop)
-		go func() {
-			<-done
-			in.Close()
-		}()
-		return 0, err
-	}
-}
-
 // callWithBytes copies data into guest memory and calls the export
 // name(ptr, len): at the top level with a fresh call context, or nested,
 // from a host function, with the context that function was given.
@@ -386,10 +368,11 @@ func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []by
 	defer gcpause.Leave()
 	in.beginCall()
 	defer in.endCall()
-	if !in.rt.cfg.HardStop {
-		return in.abandonable(cctx, name, data)
+	rc, err := in.invoke(cctx, name, data)
+	if p := in.dead.Load(); p != nil && err == nil {
+		return 0, *p // abandoned while it ran: its result does not count
 	}
-	return in.invoke(cctx, name, data)
+	return rc, err
 }
 
 // invoke makes the call at the current nesting depth.
@@ -505,7 +488,17 @@ func (in *Interpreter) setBreaker() {
 
 func (in *Interpreter) endCall() {
 	in.gen.Add(1) // even: idle
+	if in.closeLater.Load() {
+		in.Close()
+	}
 }
+
+// Abandoned is closed when a call was given up on because an interrupt did
+// not land in time and the runtime cannot stop guest code (RuntimeConfig.
+// HardStop false). The call itself returns only when the guest's C code next
+// reaches Python's eval loop; callers that must not wait (the kernel) select
+// on this channel. The interpreter is dead from then on.
+func (in *Interpreter) Abandoned() <-chan struct{} { return in.abandoned }
 
 // Interrupt raises KeyboardInterrupt in the running Python code, as a SIGINT
 // would: in a pure-Python loop, in time.sleep (which wakes at once), in a long
@@ -559,8 +552,11 @@ func (in *Interpreter) watchInterrupt(g uint64) {
 				if c := in.callCancel.Load(); c != nil {
 					(*c)(errHardStop)
 				}
-			} else if a := in.abandon.Load(); a != nil {
-				close(*a)
+			} else {
+				// Nothing can stop the guest: give up on it. Its call returns
+				// when its C code next reaches Python's eval loop.
+				in.markDead(errHardStop)
+				in.abandonOnce.Do(func() { close(in.abandoned) })
 			}
 			return
 		}
@@ -582,8 +578,13 @@ func (in *Interpreter) sleep(ns int64) {
 	}
 }
 
-// Close ends the interpreter and removes its scratch directory.
+// Close ends the interpreter and removes its scratch directory. If an
+// abandoned call still runs, that happens when it returns.
 func (in *Interpreter) Close() error {
+	if in.gen.Load()%2 == 1 && in.dead.Load() != nil && !in.rt.cfg.HardStop {
+		in.closeLater.Store(true)
+		return nil
+	}
 	var err error
 	in.closeOnce.Do(func() {
 		if in.mod != nil {

@@ -228,7 +228,31 @@ func TestInterrupt(t *testing.T) {
 func TestHardStop(t *testing.T) {
 	t.Run("abandon", func(t *testing.T) {
 		in, out := newInterp(t, Config{InterruptGrace: 300 * time.Millisecond})
-		testHardStop(t, in, out)
+		done := make(chan error, 1)
+		// A C loop that never checks for signals, long enough to need giving up on.
+		go func() { done <- in.Exec(context.Background(), "x = sum(range(3 * 10**7))\nprint('finished')") }()
+		time.Sleep(200 * time.Millisecond)
+		sent := time.Now()
+		in.Interrupt()
+		select {
+		case <-in.Abandoned():
+			t.Logf("abandoned after %v", time.Since(sent))
+		case err := <-done:
+			t.Fatalf("the call ended before it was abandoned: %v %q", err, out.text("stdout"))
+		case <-time.After(5 * time.Second):
+			t.Fatal("not abandoned within 5 s")
+		}
+		if !errors.Is(in.Dead(), interp.ErrDead) {
+			t.Fatalf("Dead() = %v", in.Dead())
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, interp.ErrDead) || strings.Contains(out.text("stdout"), "finished") {
+				t.Fatalf("the abandoned call returned %v, stdout %q", err, out.text("stdout"))
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("the abandoned call never returned")
+		}
 	})
 	t.Run("close-on-context-done", func(t *testing.T) {
 		rt, err := LoadRuntime(context.Background(), RuntimeConfig{HardStop: true})
@@ -358,6 +382,7 @@ attempt('dotdot-mount', lambda: open(%[1]q + '/../../../etc/passwd').read())
 attempt('proc', lambda: open('/proc/self/environ').read())
 attempt('write-ro', lambda: open(%[1]q + '/new.txt', 'w').write('x'))
 attempt('write-lib', lambda: open('/usr/lib/python3.13/evil.py', 'w').write('x'))
+attempt('append-lib', lambda: open('/usr/lib/python3.13/os.py', 'a'))
 attempt('symlink', lambda: (os.symlink('/etc/passwd', '/home/pyodide/link'), open('/home/pyodide/link').read()))
 attempt('symlink-rel', lambda: (os.symlink('../../../../../../etc/passwd', %[2]q + '/rel'), open(%[2]q + '/rel').read()))
 print('ro', open(%[1]q + '/in.txt').read())
@@ -368,7 +393,7 @@ print('env', sorted(os.environ))
 `, ro, rw, secret)
 	got := mustExec(t, in, out, code)
 	for _, want := range []string{"passwd denied", "secret denied", "dotdot denied", "dotdot-mount denied",
-		"proc denied", "write-ro denied", "write-lib denied", "symlink denied", "symlink-rel denied",
+		"proc denied", "write-ro denied", "write-lib denied", "append-lib denied", "symlink denied", "symlink-rel denied",
 		"ro readable", "env ['HOME']"} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("missing %q in:\n%s\nstderr: %s", want, got, out.text("stderr"))

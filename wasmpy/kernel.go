@@ -108,13 +108,28 @@ func (k *Kernel) Close() error { return k.in.Close() }
 
 // Call implements interp.Interpreter: the request goes to the Python side's
 // "kernel" dispatch target, on the goroutine that owns the interpreter.
+//
+// If the interpreter is abandoned (an interrupt that could not land), Call
+// returns at once with an error wrapping interp.ErrDead.
 func (k *Kernel) Call(ctx context.Context, req interp.Request, ev interp.Events) (json.RawMessage, error) {
-	var out json.RawMessage
-	var err error
-	if rerr := k.run(ctx, func() { out, err = k.dispatch(ctx, req, ev) }); rerr != nil {
-		return nil, fmt.Errorf("%s: %w", req.Op, rerr)
+	type result struct {
+		out json.RawMessage
+		err error
 	}
-	return out, err
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		if err := k.run(ctx, func() { r.out, r.err = k.dispatch(ctx, req, ev) }); err != nil {
+			r.err = fmt.Errorf("%s: %w", req.Op, err)
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-k.in.Abandoned():
+		return nil, k.in.Dead()
+	}
 }
 
 func (k *Kernel) dispatch(ctx context.Context, req interp.Request, ev interp.Events) (json.RawMessage, error) {

@@ -5,12 +5,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"wasmpy/interp"
+	"wasmpy/jsbridge"
 	"wasmpy/loop"
 	"wasmpy/wasmpy"
 )
@@ -32,6 +34,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (int
 	for _, m := range opts.Mounts {
 		cfg.Mounts = append(cfg.Mounts, wasmpy.Mount{Host: m.Host, Guest: m.Guest, ReadOnly: m.ReadOnly})
 	}
+	log.Info("sandbox permissions", "network", opts.Net.String(), "mounts", len(opts.Mounts), "env", len(opts.Env))
 	load := sync.OnceValues(func() (*wasmpy.Runtime, error) {
 		return wasmpy.LoadRuntime(context.WithoutCancel(ctx), runtimeConfig(opts, log))
 	})
@@ -46,7 +49,8 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (int
 		l := loop.New(log)
 		lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		go l.Run(lctx)
-		fetcher := loop.NewFetcher(loop.DenyAll)
+		fetcher := loop.NewPolicyFetcher(opts.Net)
+		var world *jsbridge.World
 		k, err := rt.NewKernel(ctx, wasmpy.KernelConfig{
 			Config:     cfg,
 			Background: bg,
@@ -55,21 +59,75 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (int
 				func(_ context.Context, in *wasmpy.Interpreter) error {
 					return loop.Attach(lctx, l, in, loop.WithFetcher(fetcher))
 				},
+				func(_ context.Context, in *wasmpy.Interpreter) error {
+					w, err := jsbridge.New(jsbridge.Options{
+						Scheduler:   loopScheduler(l),
+						CallContext: func() context.Context { return context.WithoutCancel(l.Context()) },
+						Fetch:       loopFetch(lctx, l, fetcher),
+						Stdout:      func(s string) { in.Write("stdout", s) },
+						Stderr:      func(s string) { in.Write("stderr", s) },
+						Logger:      log,
+					})
+					if err != nil {
+						return err
+					}
+					world = w
+					return w.Attach(lctx, in)
+				},
 			},
 		})
 		if err != nil {
+			if world != nil {
+				world.Close()
+			}
 			stop()
 			return nil, err
 		}
-		return &loopKernel{Kernel: k, stop: stop, run: l.Do}, nil
+		return &loopKernel{Kernel: k, world: world, stop: stop, run: l.Do}, nil
 	}, nil
 }
 
-// loopKernel is a kernel interpreter with the event loop that owns it.
+// loopKernel is a kernel interpreter with the event loop that owns it and
+// its JavaScript world.
 type loopKernel struct {
 	*wasmpy.Kernel
-	stop context.CancelFunc
-	run  func(context.Context, func()) error
+	world *jsbridge.World
+	stop  context.CancelFunc
+	run   func(context.Context, func()) error
+}
+
+// Interrupt stops the running Python code and any JavaScript it called.
+func (k *loopKernel) Interrupt() {
+	k.world.Interrupt()
+	k.Kernel.Interrupt()
+}
+
+func loopScheduler(l *loop.Loop) jsbridge.Scheduler {
+	return jsbridge.SchedulerFuncs{
+		SetTimerFunc:   func(d time.Duration, repeat bool, fn func()) int64 { return int64(l.SetTimer(d, repeat, fn)) },
+		ClearTimerFunc: func(id int64) { l.ClearTimer(loop.TimerID(id)) },
+		PostFunc:       l.Post,
+	}
+}
+
+// loopFetch gives the JS world's fetch the loop's Fetcher, so that js.fetch
+// and pyfetch go through the same network policy.
+func loopFetch(ctx context.Context, l *loop.Loop, f *loop.Fetcher) jsbridge.FetchFunc {
+	return func(r jsbridge.FetchRequest, done func(*jsbridge.FetchResponse, error)) func() {
+		req := &loop.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Redirect: r.Redirect}
+		return f.Start(l, ctx, req, func(res *loop.Response, err error) {
+			var fe *loop.FetchError
+			if errors.As(err, &fe) {
+				err = jsbridge.NewFetchError(string(fe.Kind), fe)
+			}
+			if err != nil {
+				done(nil, err)
+				return
+			}
+			done(&jsbridge.FetchResponse{Status: res.Status, StatusText: res.StatusText, URL: res.URL,
+				Redirected: res.Redirected, Type: res.Type, Header: res.Header, Body: res.Body}, nil)
+		})
+	}
 }
 
 // Close closes the interpreter on its loop (so that no timer or I/O
@@ -80,7 +138,7 @@ func (k *loopKernel) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var err error
-	if k.run(ctx, func() { err = k.Kernel.Close() }) != nil {
+	if k.run(ctx, func() { err = k.Kernel.Close(); k.world.Close() }) != nil {
 		return k.Kernel.Close()
 	}
 	return err

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"wasmpy/loop"
 )
 
 // Mount is a host directory made visible inside the sandbox.
@@ -24,9 +25,10 @@ type Mount struct {
 type runtimeOptions struct {
 	Mounts         []Mount
 	Env            map[string]string
-	MemoryLimitMiB int    // 0: the runtime's default
-	RuntimeDir     string // "": the runtime finds its files
-	CacheDir       string // "": the runtime's default compilation cache
+	Net            loop.NetPolicy // what the sandbox may fetch: nothing by default
+	MemoryLimitMiB int            // 0: the runtime's default
+	RuntimeDir     string         // "": the runtime finds its files
+	CacheDir       string         // "": the runtime's default compilation cache
 }
 
 // kernelOptions are the flags of `wasmpy kernel` that install stores into
@@ -45,6 +47,7 @@ func addKernelFlags(fs *flag.FlagSet, o *kernelOptions) {
 	fs.DurationVar(&o.cellTimeout, "cell-timeout", 0, "interrupt a cell after `DURATION` (30s, 5m); if it has not stopped\n2s later, replace the interpreter (default: no limit)")
 	fs.Var((*mountFlag)(&o.runtime.Mounts), "mount", "make a host directory visible in the sandbox, as\n`HOST[:GUEST][:ro]` (repeatable)")
 	fs.Var((envFlag)(o.runtime.Env), "env", "set `NAME=VALUE` in the sandbox's environment (repeatable)")
+	fs.Var((*netFlag)(&o.runtime.Net), "allow-net", "let fetch/pyfetch/open_url/urllib reach `HOSTS` (HOST[:PORT],...); alone:\nany public address (loopback, private and link-local stay refused)")
 	fs.IntVar(&o.runtime.MemoryLimitMiB, "memory-limit", 0, "cap the interpreter's memory at `MIB` mebibytes (default: the runtime's)")
 	fs.StringVar(&o.runtime.RuntimeDir, "runtime-dir", "", "use the Python runtime (python.wasm, lib.zip) in `DIR`")
 	fs.StringVar(&o.runtime.CacheDir, "cache-dir", "", "keep compiled code in `DIR`")
@@ -200,6 +203,50 @@ func (r recorder) Set(s string) error {
 	case *levelFlag:
 		val = v.String()
 	}
+	if b, ok := r.v.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		*r.args = append(*r.args, "--"+r.name+"="+val)
+		return nil
+	}
 	*r.args = append(*r.args, "--"+r.name, val)
+	return nil
+}
+
+// IsBoolFlag lets a recorded flag that may stand alone (--allow-net) do so.
+func (r recorder) IsBoolFlag() bool {
+	b, ok := r.v.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// netFlag is --allow-net[=HOST[:PORT],...]: alone, public addresses; with a
+// list, those hosts (repeatable, adding up).
+type netFlag loop.NetPolicy
+
+func (n *netFlag) IsBoolFlag() bool { return true }
+
+func (n *netFlag) String() string {
+	if n == nil {
+		return ""
+	}
+	if n.Public && len(n.Hosts) == 0 {
+		return "true"
+	}
+	return strings.Join(n.Hosts, ",")
+}
+
+func (n *netFlag) Set(s string) error {
+	switch s {
+	case "true", "":
+		n.Public = true
+		return nil
+	case "false":
+		return errors.New("--allow-net=false: leave the flag out to allow no network")
+	}
+	for _, h := range strings.Split(s, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return fmt.Errorf("bad host %q in --allow-net: use HOST or HOST:PORT", h)
+		}
+		n.Hosts = append(n.Hosts, h)
+	}
 	return nil
 }

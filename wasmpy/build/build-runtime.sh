@@ -131,6 +131,16 @@ aptopts=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourcePart
 	-o "Dir::Cache::archives=$aptdir/archives" -o "Debug::NoLocking=1"
 	-o "APT::Get::List-Cleanup=0" -o "Acquire::Languages=none")
 tapt() { apt-get "${aptopts[@]}" "$@"; }
+# retry CMD...: a registry answers now and then with a transient error.
+retry() {
+	local try
+	for try in 1 2 3; do
+		"$@" && return 0
+		echo "retrying ($try): $*" >&2
+		sleep $((try * 3))
+	done
+	return 1
+}
 tcache() { apt-cache "${aptopts[@]}" "$@"; }
 # Refresh the private lists once a day (and whenever they are missing).
 if [ -z "$(find "$aptdir/lists" -maxdepth 1 -name '*Sources*' -mtime -1 2>/dev/null)" ]; then
@@ -147,15 +157,32 @@ wasi_ver=$(binver wasi-libc); [ -n "$wasi_ver" ] || die "trixie package wasi-lib
 say "trixie: python3.13 $py_ver, zlib $zlib_ver, bzip2 $bz_ver, xz-utils $xz_ver, sqlite3 $sq_ver, wasi-libc $wasi_ver"
 
 # --- sources ---------------------------------------------------------------------------
+# fetch_orig PKG=VERSION DIR: download the upstream tarball of a source
+# package, checked against the SHA-256 of the signed Sources index (only that
+# file: the mirror sometimes lacks a point release's .dsc or Debian diff).
+fetch_orig() {
+	local spec=$1 dir=$2 line url name hash try
+	line=$(cd "$dir" && tapt -qq --print-uris source "$spec" 2>/dev/null |
+		grep -E "^'[^']+' [^ ]+\.orig\.tar\.[a-z0-9]+ " | head -n 1)
+	[ -n "$line" ] || { echo "no upstream tarball listed for $spec" >&2; return 1; }
+	url=$(echo "$line" | cut -d"'" -f2)
+	name=$(echo "$line" | awk '{print $2}')
+	hash=$(echo "$line" | awk '{print $4}')
+	for try in 1 2 3; do
+		/usr/lib/apt/apt-helper -o "Acquire::Languages=none" download-file "$url" "$dir/$name" "$hash" && return 0
+		echo "download of $name failed (try $try)" >&2
+		sleep $((try * 3))
+	done
+	return 1
+}
+
 build_sources() {
-	local d=$1
+	local d=$1 p v tb
 	mkdir -p "$d/dl"
-	(cd "$d/dl" && tapt -q source --download-only python3.13="$py_ver" zlib="$zlib_ver" \
-		bzip2="$bz_ver" xz-utils="$xz_ver" sqlite3="$sq_ver")
-	# apt verified each file against its signed .dsc; keep the original tarballs only.
-	local p
+	for p in python3.13="$py_ver" zlib="$zlib_ver" bzip2="$bz_ver" xz-utils="$xz_ver" sqlite3="$sq_ver"; do
+		fetch_orig "$p" "$d/dl"
+	done
 	for p in python3.13 zlib bzip2 xz-utils sqlite3; do
-		local tb
 		tb=$(ls "$d/dl/${p}_"*.orig.tar.* | grep -v '\.asc$' | head -n 1)
 		mkdir -p "$d/$p"
 		tar -xf "$tb" -C "$d/$p" --strip-components=1
@@ -168,7 +195,7 @@ src=$stage_sources
 # --- sysroot ---------------------------------------------------------------------------
 build_sysroot() {
 	local d=$1
-	(cd "$d" && tapt -q download wasi-libc="$wasi_ver")
+	(cd "$d" && retry tapt -q download wasi-libc="$wasi_ver")
 	dpkg-deb -x "$d"/wasi-libc_*.deb "$d/root"
 	rm -f "$d"/wasi-libc_*.deb
 	test -f "$d/root/usr/include/wasm32-wasi/stdio.h" || test -f "$d/root/usr/include/stdio.h"
@@ -331,7 +358,7 @@ done
 build_purelibs() {
 	local d=$1
 	mkdir -p "$d/debs" "$d/root"
-	(cd "$d/debs" && tapt -q download "${pure_spec[@]}")
+	(cd "$d/debs" && retry tapt -q download "${pure_spec[@]}")
 	local f arch
 	for f in "$d"/debs/*.deb; do
 		arch=$(dpkg-deb -f "$f" Architecture)

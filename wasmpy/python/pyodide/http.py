@@ -347,9 +347,19 @@ class FetchResponse:
             raise ValueError("abort_controller is not set")
         self.abort_controller.abort(reason)
 
-    async def buffer(self) -> _Buffer:
-        """The body as bytes with JsBuffer's methods (to_bytes, to_memoryview, ...)."""
-        return _Buffer(self._take())
+    async def buffer(self) -> Any:
+        """The body as a JS ArrayBuffer (a JsProxy with to_bytes, to_memoryview,
+        ...), as Pyodide gives; without a JS world, a stand-in with the same
+        methods."""
+        data = self._take()
+        try:
+            from pyodide.ffi import to_js
+        except ImportError:
+            return _Buffer(data)
+        try:
+            return to_js(data).buffer
+        except Exception:
+            return _Buffer(data)
 
     async def text(self) -> str:
         """The body decoded as UTF-8 (as fetch's text())."""
@@ -427,6 +437,9 @@ async def pyfetch(url: str, /, *, signal: Any = None, fetcher: Any = None, **kwa
     except CancelledError:
         controller.abort("cancelled")
         raise
+    except ConnectionError as e:
+        # Pyodide raises AbortError (an OSError) when fetch itself fails.
+        raise AbortError(str(e)) from e
     return FetchResponse(url, raw, controller, signal)
 
 

@@ -1,0 +1,3 @@
+from .ffi import IN_BROWSER
+
+__all__ = ["IN_BROWSER"]
