@@ -21,7 +21,6 @@ const (
 	DefaultStreamInterval = 50 * time.Millisecond
 	DefaultStreamMaxBytes = 64 << 10
 	DefaultTimeoutGrace   = 2 * time.Second
-	DefaultReadyWait      = 30 * time.Second
 	// shutdownGrace bounds how long Run waits for in-flight work when it
 	// stops.
 	shutdownGrace = 2 * time.Second
@@ -51,7 +50,7 @@ type Config struct {
 	CellTimeout  time.Duration
 	TimeoutGrace time.Duration // zero: DefaultTimeoutGrace
 	// ReadyWait bounds how long a kernel_info_request on shell waits for the
-	// interpreter to start (zero: DefaultReadyWait).
+	// interpreter to start (zero: no wait).
 	ReadyWait time.Duration
 	// ExitOnRestart makes shutdown_request with restart true end Run like
 	// any shutdown (ipykernel's behaviour: jupyter_client restarts a kernel
@@ -101,9 +100,6 @@ func New(cfg Config) (*Kernel, error) {
 	}
 	if cfg.TimeoutGrace <= 0 {
 		cfg.TimeoutGrace = DefaultTimeoutGrace
-	}
-	if cfg.ReadyWait <= 0 {
-		cfg.ReadyWait = DefaultReadyWait
 	}
 	if cfg.StreamInterval <= 0 {
 		cfg.StreamInterval = DefaultStreamInterval

@@ -25,9 +25,7 @@ func TestNewChecksConfig(t *testing.T) {
 func TestKernelInfo(t *testing.T) {
 	gate := make(chan struct{})
 	f := &fakeinterp.Factory{Gate: gate}
-	// WaitReady already needed a kernel_info reply: on shell it waits for the
-	// interpreter only ReadyWait long.
-	h := startKernel(t, f, func(c *Config) { c.ReadyWait = 100 * time.Millisecond })
+	h := startKernel(t, f, nil) // WaitReady already needed a kernel_info reply
 
 	check := func(ch messaging.Channel, wantVersion string) {
 		t.Helper()
@@ -642,5 +640,21 @@ func TestRunCancel(t *testing.T) {
 	}
 	if err := h.k.Run(t.Context()); err == nil {
 		t.Error("second Run succeeded")
+	}
+}
+
+// While the interpreter starts, the requests front ends send at connection
+// time are answered at once: history is empty, is_complete is "unknown".
+func TestAnsweredWhileStarting(t *testing.T) {
+	gate := make(chan struct{})
+	defer close(gate)
+	h := startKernel(t, &fakeinterp.Factory{Gate: gate}, nil)
+	req := h.send(messaging.Shell, "is_complete_request", map[string]any{"code": "for x in y:"})
+	if c := decode(t, h.reply(messaging.Shell, req).Content); c["status"] != "unknown" {
+		t.Errorf("is_complete while starting: %v", c)
+	}
+	req = h.send(messaging.Shell, "history_request", map[string]any{"hist_access_type": "tail", "n": 10})
+	if c := decode(t, h.reply(messaging.Shell, req).Content); c["status"] != "ok" || len(c["history"].([]any)) != 0 {
+		t.Errorf("history while starting: %v", c)
 	}
 }

@@ -97,13 +97,16 @@ func (k *Kernel) handleShell(ctx context.Context, m *messaging.Message, abort bo
 	case "execute_request":
 		return k.execute(ctx, m)
 	case "kernel_info_request":
-		// Clients take this reply to mean "ready" and then expect quick
-		// answers (jupyter console waits one second for is_complete), so on
-		// shell it waits for the interpreter to start, for a bounded time.
-		// Control answers at once.
-		wctx, cancel := context.WithTimeout(ctx, k.cfg.ReadyWait)
-		k.interp.wait(wctx)
-		cancel()
+		// Answered at once by default: jupyter_client's wait_for_ready sends
+		// another kernel_info_request every second until one is answered,
+		// so waiting here would leave stale replies on the client's shell
+		// channel. With ReadyWait set, it waits that long for the
+		// interpreter to start.
+		if k.cfg.ReadyWait > 0 {
+			wctx, cancel := context.WithTimeout(ctx, k.cfg.ReadyWait)
+			k.interp.wait(wctx)
+			cancel()
+		}
 		k.send(messaging.Shell, "kernel_info_reply", m, k.kernelInfo(), nil)
 	case "connect_request":
 		k.send(messaging.Shell, "connect_reply", m, k.connectInfo(), nil)
@@ -288,12 +291,18 @@ func (k *Kernel) execute(ctx context.Context, m *messaging.Message) ([]*messagin
 
 // forward handles a request that the interpreter answers.
 func (k *Kernel) forward(ctx context.Context, m *messaging.Message, op, replyType string) {
-	if op == "history" {
-		if _, started := k.interp.current(); !started {
-			// An interpreter that has not started has run nothing: its
-			// history (kept per interpreter) is empty. Front ends ask for
-			// it at connection time and wait only briefly.
+	if _, started := k.interp.current(); !started {
+		// Front ends ask these at connection time, while the interpreter
+		// may still be starting, and wait only briefly (jupyter console:
+		// one second for is_complete), so they are answered at once.
+		switch op {
+		case "history":
+			// It has run nothing: its history (kept per interpreter) is empty.
 			k.send(messaging.Shell, replyType, m, map[string]any{"status": "ok", "history": []any{}}, nil)
+			return
+		case "is_complete":
+			// The protocol's answer when the kernel cannot tell yet.
+			k.send(messaging.Shell, replyType, m, map[string]any{"status": "unknown"}, nil)
 			return
 		}
 	}

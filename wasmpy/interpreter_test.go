@@ -28,7 +28,7 @@ func testRuntime(t testing.TB) *Runtime {
 		shared, sharedErr = LoadRuntime(context.Background(), RuntimeConfig{})
 	})
 	if sharedErr != nil {
-		t.Fatalf("the runtime is needed (build it with `make runtime`): %v", sharedErr)
+		t.Fatalf("the runtime is needed (build it with `bash wasmpy/build/build-runtime.sh`): %v", sharedErr)
 	}
 	return shared
 }

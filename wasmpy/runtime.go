@@ -72,7 +72,7 @@ func DefaultCacheDir() string {
 }
 
 // ErrNoRuntime is returned when no built runtime can be found.
-var ErrNoRuntime = errors.New("wasmpy runtime not found: build it with `make runtime` (or set WASMPY_RUNTIME to a directory with python.wasm and lib.zip)")
+var ErrNoRuntime = errors.New("wasmpy runtime not found: in a checkout of wasmpy, `bash scripts/setup.sh` builds and installs it (or set WASMPY_RUNTIME to a directory with python.wasm and lib.zip)")
 
 // FindRuntimeDir looks for a runtime in $WASMPY_RUNTIME, next to the running
 // binary (../share/wasmpy/runtime), then in the build cache (runtime/current).
@@ -177,7 +177,7 @@ func (r *Runtime) load(ctx context.Context) error {
 	r.CompileTime = time.Since(start)
 	for _, name := range []string{"wasmpy_init", "wasmpy_exec", "wasmpy_dispatch", "wasmpy_signal_addr", "malloc", "free", "_initialize"} {
 		if _, ok := r.compiled.ExportedFunctions()[name]; !ok {
-			return fmt.Errorf("python.wasm lacks the export %q: rebuild the runtime with `make runtime`", name)
+			return fmt.Errorf("python.wasm lacks the export %q: rebuild the runtime with `bash wasmpy/build/build-runtime.sh`", name)
 		}
 	}
 	r.log.Debug("runtime loaded", "dir", r.cfg.Dir, "id", r.manifest.ID, "compile", r.CompileTime)

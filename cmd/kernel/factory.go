@@ -5,9 +5,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,11 +34,33 @@ func runtimeConfig(opts runtimeOptions, log *slog.Logger) wasmpy.RuntimeConfig {
 // opts. The runtime is compiled (or loaded from the compilation cache) once,
 // on the first call, and shared by every interpreter the kernel makes.
 func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (interp.Factory, error) {
-	cfg := wasmpy.Config{Env: opts.Env, Logger: log}
+	env := map[string]string{}
+	if opts.AllowAllEnv {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				env[k] = v
+			}
+		}
+	}
+	for _, k := range opts.AllowEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	cfg := wasmpy.Config{Env: env, Logger: log}
 	for _, m := range opts.Mounts {
 		cfg.Mounts = append(cfg.Mounts, wasmpy.Mount{Host: m.Host, Guest: m.Guest, ReadOnly: m.ReadOnly})
 	}
-	log.Info("sandbox permissions", "network", opts.Net.String(), "mounts", len(opts.Mounts), "env", len(opts.Env))
+	perms := permissionsOf(opts, env)
+	log.Info("sandbox permissions", "network", perms.Network, "read", perms.Read, "write", perms.Write,
+		"env", perms.Env, "memory_mib", perms.MemoryMiB, "cell_timeout", perms.CellTimeout)
+	permsJSON, err := json.Marshal(perms)
+	if err != nil {
+		return nil, err
+	}
 	load := sync.OnceValues(func() (*wasmpy.Runtime, error) {
 		return wasmpy.LoadRuntime(context.WithoutCancel(ctx), runtimeConfig(opts, log))
 	})
@@ -57,6 +83,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (int
 			Run:        l.Do,
 			Setup: []func(context.Context, *wasmpy.Interpreter) error{
 				func(_ context.Context, in *wasmpy.Interpreter) error {
+					in.Register("permissions", func(context.Context, []byte) ([]byte, error) { return permsJSON, nil })
 					return loop.Attach(lctx, l, in, loop.WithFetcher(fetcher))
 				},
 				func(_ context.Context, in *wasmpy.Interpreter) error {
@@ -153,4 +180,41 @@ func warmCache(ctx context.Context, opts runtimeOptions, log *slog.Logger) error
 	}
 	log.Info("compilation cache ready", "runtime", rt.Dir(), "took", rt.CompileTime)
 	return rt.Close(ctx)
+}
+
+// permissions is what %permissions shows and the kernel logs at start.
+type permissions struct {
+	Network     string   `json:"network"`
+	Read        []string `json:"read"`
+	Write       []string `json:"write"`
+	Env         []string `json:"env"`
+	MemoryMiB   int      `json:"memory_mib"`
+	CellTimeout string   `json:"cell_timeout"`
+}
+
+func permissionsOf(opts runtimeOptions, env map[string]string) permissions {
+	p := permissions{Network: opts.Net.String(), Read: []string{}, Write: []string{}, Env: []string{},
+		MemoryMiB: opts.MemoryLimitMiB, CellTimeout: "off"}
+	if p.MemoryMiB == 0 {
+		p.MemoryMiB = wasmpy.DefaultMemoryLimit >> 20
+	}
+	if opts.CellTimeout > 0 {
+		p.CellTimeout = opts.CellTimeout.String()
+	}
+	for _, m := range opts.Mounts {
+		where := m.Host
+		if m.Guest != m.Host {
+			where += " at " + m.Guest
+		}
+		if m.ReadOnly {
+			p.Read = append(p.Read, where)
+		} else {
+			p.Write = append(p.Write, where)
+		}
+	}
+	for k := range env {
+		p.Env = append(p.Env, k)
+	}
+	sort.Strings(p.Env)
+	return p
 }

@@ -26,6 +26,9 @@ type runtimeOptions struct {
 	Mounts         []Mount
 	Env            map[string]string
 	Net            loop.NetPolicy // what the sandbox may fetch: nothing by default
+	AllowEnv       []string       // host environment variables passed in
+	AllowAllEnv    bool           // --allow-env alone: the whole host environment
+	CellTimeout    time.Duration  // reported by %permissions; enforced by the kernel
 	MemoryLimitMiB int            // 0: the runtime's default
 	RuntimeDir     string         // "": the runtime finds its files
 	CacheDir       string         // "": the runtime's default compilation cache
@@ -48,13 +51,117 @@ func addKernelFlags(fs *flag.FlagSet, o *kernelOptions) {
 	fs.Var((*mountFlag)(&o.runtime.Mounts), "mount", "make a host directory visible in the sandbox, as\n`HOST[:GUEST][:ro]` (repeatable)")
 	fs.Var((envFlag)(o.runtime.Env), "env", "set `NAME=VALUE` in the sandbox's environment (repeatable)")
 	fs.Var((*netFlag)(&o.runtime.Net), "allow-net", "let fetch/pyfetch/open_url/urllib reach `HOSTS` (HOST[:PORT],...); alone:\nany public address (loopback, private and link-local stay refused)")
-	fs.IntVar(&o.runtime.MemoryLimitMiB, "memory-limit", 0, "cap the interpreter's memory at `MIB` mebibytes (default: the runtime's)")
+	fs.Var(&allowPaths{mounts: &o.runtime.Mounts, ro: true}, "allow-read", "mount host directories `PATHS` (PATH[,PATH]) read-only at the same paths inside")
+	fs.Var(&allowPaths{mounts: &o.runtime.Mounts}, "allow-write", "mount host directories `PATHS` (PATH[,PATH]) read-write at the same paths inside")
+	fs.Var(&allowEnv{o: &o.runtime}, "allow-env", "pass the host's environment variables `VARS` (VAR[,VAR]) in; alone: all of them")
+	fs.IntVar(&o.runtime.MemoryLimitMiB, "memory-limit", 0, "cap the interpreter's memory at `MIB` mebibytes (default: 2048)")
+	fs.Var((*memoryFlag)(&o.runtime.MemoryLimitMiB), "memory", "cap the interpreter's memory at `SIZE` (512M, 2G; same as --memory-limit)")
 	fs.StringVar(&o.runtime.RuntimeDir, "runtime-dir", "", "use the Python runtime (python.wasm, lib.zip) in `DIR`")
 	fs.StringVar(&o.runtime.CacheDir, "cache-dir", "", "keep compiled code in `DIR`")
 }
 
+// allowPaths is --allow-read / --allow-write: host directories mounted at
+// the same path inside.
+type allowPaths struct {
+	mounts *[]Mount
+	ro     bool
+	last   []string // absolute, for kernel.json
+}
+
+func (a *allowPaths) String() string {
+	if a == nil {
+		return ""
+	}
+	return strings.Join(a.last, ",")
+}
+
+func (a *allowPaths) Set(s string) error {
+	a.last = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(abs, ":") {
+			return fmt.Errorf("%q: paths containing ':' cannot be mounted", abs)
+		}
+		*a.mounts = append(*a.mounts, Mount{Host: abs, Guest: abs, ReadOnly: a.ro})
+		a.last = append(a.last, abs)
+	}
+	if len(a.last) == 0 {
+		return errors.New("no path given")
+	}
+	return nil
+}
+
+// allowEnv is --allow-env[=VAR,...].
+type allowEnv struct{ o *runtimeOptions }
+
+func (a *allowEnv) IsBoolFlag() bool { return true }
+
+func (a *allowEnv) String() string {
+	if a == nil || a.o == nil {
+		return ""
+	}
+	if a.o.AllowAllEnv {
+		return "true"
+	}
+	return strings.Join(a.o.AllowEnv, ",")
+}
+
+func (a *allowEnv) Set(s string) error {
+	if s == "true" || s == "" {
+		a.o.AllowAllEnv = true
+		return nil
+	}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v == "" || strings.ContainsAny(v, "= \x00") {
+			return fmt.Errorf("bad variable name %q in --allow-env", v)
+		}
+		a.o.AllowEnv = append(a.o.AllowEnv, v)
+	}
+	return nil
+}
+
+// memoryFlag is --memory=SIZE, in MiB underneath.
+type memoryFlag int
+
+func (m *memoryFlag) String() string {
+	if m == nil || *m == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%dM", int(*m))
+}
+
+func (m *memoryFlag) Set(s string) error {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mul := 1.0
+	switch {
+	case strings.HasSuffix(t, "G"):
+		mul, t = 1024, t[:len(t)-1]
+	case strings.HasSuffix(t, "M"):
+		t = t[:len(t)-1]
+	case strings.HasSuffix(t, "K"):
+		mul, t = 1.0/1024, t[:len(t)-1]
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("bad size %q: use a number of MiB or a size such as 512M or 2G", s)
+	}
+	*m = memoryFlag(v * mul)
+	if *m < 64 {
+		return fmt.Errorf("--memory %s is too small: CPython needs at least 64M", s)
+	}
+	return nil
+}
+
 // check validates what flag parsing cannot.
 func (o *kernelOptions) check() error {
+	o.runtime.CellTimeout = o.cellTimeout
 	if o.cellTimeout < 0 {
 		return errors.New("--cell-timeout must not be negative")
 	}
@@ -201,6 +308,10 @@ func (r recorder) Set(s string) error {
 	case *mountFlag:
 		val = v.String() // the absolute form: the kernel runs elsewhere
 	case *levelFlag:
+		val = v.String()
+	case *allowPaths:
+		val = v.String() // absolute paths
+	case *memoryFlag:
 		val = v.String()
 	}
 	if b, ok := r.v.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {

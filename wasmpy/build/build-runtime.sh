@@ -68,7 +68,8 @@ stage() {
 		echo "stage-format 2 $name"
 		declare -f "$fn"
 		for i in "$@"; do
-			if [ -f "$i" ]; then sha256sum "$i"; else echo "$i"; fi
+			# a file counts by its content, not its path (stage paths carry hashes)
+			if [ -f "$i" ]; then sha256sum < "$i"; else echo "$i"; fi
 		done
 	} | sha256sum | cut -c1-16)
 	local dir="$cache/stages/$name-$h"

@@ -46,3 +46,17 @@ def start() -> Kernel:
 def get_kernel() -> Kernel | None:
     """The kernel start() made, or None."""
     return _kernel
+
+
+def permissions() -> dict[str, object]:
+    """The sandbox's permissions, as the host reports them: network ("none",
+    "public addresses" or hosts), read and write (host paths mounted), env
+    (variables passed in), memory_mib and cell_timeout."""
+    import json
+
+    import _wasmpy_rt
+
+    try:
+        return dict(json.loads(_wasmpy_rt.call("permissions", b"")))
+    except _wasmpy_rt.HostError:
+        return {}

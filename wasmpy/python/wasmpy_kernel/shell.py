@@ -145,6 +145,20 @@ class WasmMagics(Magics):
         """Clear the output of the current cell."""
         self.shell.display_pub.clear_output()
 
+    @line_magic
+    def permissions(self, arg_s: str) -> None:
+        """Show what this kernel's sandbox may reach (set by the flags it was
+        installed with: --allow-net, --allow-read, --allow-write, --allow-env,
+        --memory-limit)."""
+        from wasmpy_kernel import permissions
+
+        perms = permissions()
+        for key in ("network", "read", "write", "env", "memory_mib", "cell_timeout"):
+            value = perms.get(key)
+            if isinstance(value, list):
+                value = ", ".join(value) if value else "none"
+            print(f"{key:13} {value}")
+
 
 def _refuse_packages(name: str) -> Callable[..., None]:
     def magic(line: str = "", cell: str | None = None) -> None:

@@ -1,0 +1,104 @@
+"""The permission flags end to end: a kernel installed with --allow-read,
+--allow-write, --allow-env, --allow-net and --memory gets exactly those, shows
+them with %permissions, and is refused the rest with errors naming the flag."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import subprocess
+import threading
+
+import pytest
+from conftest import run_cell, stdout_of
+from jupyter_client.manager import KernelManager
+
+
+@pytest.fixture
+def server():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"hello from 127.0.0.1"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def start(tmp_path, name, *flags):
+    wasmpy = os.environ.get("WASMPY_BIN", "wasmpy")
+    subprocess.run([wasmpy, "install", "--prefix", str(tmp_path / "k"), "--name", name, *flags],
+                   check=True, capture_output=True)
+    os.environ["JUPYTER_PATH"] = str(tmp_path / "k" / "share" / "jupyter")
+    try:
+        km = KernelManager(kernel_name=name)
+        km.start_kernel(env=dict(os.environ, WASMPY_TEST_SECRET="s3cret", WASMPY_TEST_OTHER="hidden"))
+    finally:
+        del os.environ["JUPYTER_PATH"]
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    return km, kc
+
+
+def test_permissions(tmp_path, server):
+    ro = tmp_path / "data"
+    rw = tmp_path / "out"
+    hidden = tmp_path / "hidden"
+    for d in (ro, rw, hidden):
+        d.mkdir()
+    (ro / "in.txt").write_text("readable")
+    (hidden / "secret.txt").write_text("secret")
+    km, kc = start(tmp_path, "wasmpy-perms", f"--allow-read={ro}", f"--allow-write={rw}",
+                   "--allow-env=WASMPY_TEST_SECRET", f"--allow-net={server}", "--memory=512M")
+    try:
+        _, msgs = run_cell(kc, "%permissions")
+        shown = stdout_of(msgs)
+        assert f"read          {ro}" in shown and f"write         {rw}" in shown
+        assert "WASMPY_TEST_SECRET" in shown and "memory_mib    512" in shown and server in shown
+        code = f"""
+import os
+print(open({str(ro / 'in.txt')!r}).read())
+open({str(rw / 'result.txt')!r}, 'w').write('written')
+for label, action in [('hidden', lambda: open({str(hidden / 'secret.txt')!r}).read()),
+                      ('write-ro', lambda: open({str(ro / 'new.txt')!r}, 'w'))]:
+    try:
+        action()
+        print(label, 'ALLOWED')
+    except OSError as e:
+        print(label, 'refused')
+print(os.environ.get('WASMPY_TEST_SECRET'), os.environ.get('WASMPY_TEST_OTHER'))
+"""
+        reply, msgs = run_cell(kc, code)
+        out = stdout_of(msgs)
+        assert out == "readable\nhidden refused\nwrite-ro refused\ns3cret None\n", out + str(reply["content"])
+        assert (rw / "result.txt").read_text() == "written"
+        _, msgs = run_cell(kc, f"from pyodide.http import pyfetch\nr = await pyfetch('http://{server}/')\nprint(await r.text())")
+        assert stdout_of(msgs) == "hello from 127.0.0.1\n"
+        reply, _ = run_cell(kc, "from pyodide.http import open_url\nopen_url('http://127.0.0.2:9/')")
+        assert reply["content"]["ename"] == "PermissionError" and "--allow-net" in reply["content"]["evalue"]
+        reply, msgs = run_cell(kc, "try:\n    x = bytearray(1024 ** 3)\nexcept MemoryError:\n    print('MemoryError')")
+        assert stdout_of(msgs) == "MemoryError\n"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_no_permissions_by_default(kernel, server):
+    _, kc = kernel
+    _, msgs = run_cell(kc, "%permissions")
+    shown = stdout_of(msgs)
+    assert "network       none" in shown and "read          none" in shown and "env           none" in shown
+    reply, _ = run_cell(kc, f"from pyodide.http import pyfetch\nawait pyfetch('http://{server}/')")
+    assert reply["content"]["ename"] == "PermissionError"
+    assert f"--allow-net={server}" in reply["content"]["evalue"]
+    reply, _ = run_cell(kc, "import urllib.request\nurllib.request.urlopen('file:///etc/passwd').read()")
+    assert reply["content"]["status"] == "error"
