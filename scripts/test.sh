@@ -18,5 +18,7 @@ echo "== fuzz (bounded)"
 for target in $(go test -list '^Fuzz' ./messaging/ | grep '^Fuzz'); do
 	go test -run='^$' -fuzz="^${target}\$" -fuzztime=15s ./messaging/ 2>&1 | tail -n 2
 done
+echo "== the kernel's Python side, natively (wasmpy/python/tests)"
+bash wasmpy/python/tests/run.sh -q
 echo "== end-to-end (real Jupyter clients)"
 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/
