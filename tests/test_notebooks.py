@@ -110,3 +110,10 @@ def test_ffi_outputs():
     assert "RangeError - out of range" in text_of(outs[3])
     assert "resolved after 50 ms" in text_of(outs[4])
     assert "'from': 'js.fetch'" in text_of(outs[5])
+
+
+def test_input_interrupt_outputs():
+    outs = outputs(execute(REPO / "notebooks" / "input-interrupt.ipynb"))
+    assert text_of(outs[0]).startswith("StdinNotImplementedError")
+    assert text_of(outs[1]) == "hello, batch run\n"
+    assert "cleaned up" in text_of(outs[2])

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"wasmpy/wasmpy"
@@ -59,15 +60,16 @@ func main() {
 	list := flag.String("list", "tests/regrtest/modules.txt", "file with one test module a line")
 	outPath := flag.String("out", "", "write a Markdown table here")
 	timeout := flag.Duration("timeout", 180*time.Second, "time limit per module")
+	parallel := flag.Int("parallel", 2, "modules run at once, each in its own interpreter")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := run(*list, *outPath, *timeout, log); err != nil {
+	if err := run(*list, *outPath, *timeout, *parallel, log); err != nil {
 		fmt.Fprintln(os.Stderr, "regrtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(list, outPath string, timeout time.Duration, log *slog.Logger) error {
+func run(list, outPath string, timeout time.Duration, parallel int, log *slog.Logger) error {
 	mods, err := readList(list)
 	if err != nil {
 		return err
@@ -84,14 +86,35 @@ func run(list, outPath string, timeout time.Duration, log *slog.Logger) error {
 	}
 	defer closeTZ()
 
-	var results []result
+	results := make([]result, len(mods))
 	var tot result
 	start := time.Now()
-	for _, m := range mods {
-		r := runModule(ctx, rt, tz, m, timeout, log)
-		results = append(results, r)
-		fmt.Printf("%-26s run %5d  fail %3d  err %3d  skip %4d  %6.1fs  %s\n",
-			r.Module, r.Run, r.Failures, r.Errors, r.Skipped, r.Seconds, r.Note)
+	var mu sync.Mutex
+	next := 0
+	var wg sync.WaitGroup
+	for w := 0; w < max(1, parallel); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= len(mods) {
+					return
+				}
+				r := runModule(ctx, rt, tz, mods[i], timeout, log)
+				mu.Lock()
+				results[i] = r
+				fmt.Printf("%-26s run %5d  fail %3d  err %3d  skip %4d  %6.1fs  %s\n",
+					r.Module, r.Run, r.Failures, r.Errors, r.Skipped, r.Seconds, r.Note)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
 		tot.Run += r.Run
 		tot.Failures += r.Failures
 		tot.Errors += r.Errors
