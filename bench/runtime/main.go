@@ -26,7 +26,7 @@ func main() {
 	compute := flag.String("compute", "../shared/bench/compute.py", "compute.py to run")
 	repeat := flag.Int("repeat", 3, "repeats per compute benchmark")
 	scale := flag.Float64("scale", 1, "work scale for compute.py")
-	hardStop := flag.Bool("hardstop", true, "run guest code with hard-stop support (wazero close-on-context-done)")
+	hardStop := flag.Bool("hardstop", false, "run guest code with hard-stop support (wazero close-on-context-done)")
 	both := flag.Bool("both", false, "also run compute.py with the other hard-stop setting")
 	flag.Parse()
 	if err := run(*compute, *repeat, *scale, *hardStop, *both); err != nil {
