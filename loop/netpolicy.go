@@ -108,7 +108,11 @@ func (p NetPolicy) Transport() *http.Transport {
 			return nil, err
 		}
 		if p.listed(host, port) {
-			return d.DialContext(ctx, network, addr)
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return quickAck(c), nil
 		}
 		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
@@ -122,7 +126,11 @@ func (p NetPolicy) Transport() *http.Transport {
 		if len(ips) == 0 {
 			return nil, fmt.Errorf("no address for %s", host)
 		}
-		return d.DialContext(ctx, network, net.JoinHostPort(ips[0].String(), port))
+		c, err := d.DialContext(ctx, network, net.JoinHostPort(ips[0].String(), port))
+		if err != nil {
+			return nil, err
+		}
+		return quickAck(c), nil
 	}
 	return t
 }
