@@ -102,3 +102,41 @@ def test_no_permissions_by_default(kernel, server):
     assert f"--allow-net={server}" in reply["content"]["evalue"]
     reply, _ = run_cell(kc, "import urllib.request\nurllib.request.urlopen('file:///etc/passwd').read()")
     assert reply["content"]["status"] == "error"
+
+
+def test_host_files_of_the_kernel_are_out_of_reach(kernel):
+    """The connection file (its key signs messages), the binary, and another
+    kernel's scratch directory cannot be read from a cell."""
+    km, kc = kernel
+    binary = os.path.realpath(os.environ.get("WASMPY_BIN") or subprocess.check_output(["which", "wasmpy"], text=True).strip())
+    code = f"""
+for label, path in [('connection file', {km.connection_file!r}), ('binary', {binary!r})]:
+    try:
+        open(path, 'rb').read(1)
+        print(label, 'ALLOWED')
+    except OSError:
+        print(label, 'refused')
+open('/home/pyodide/mine.txt', 'w').write('kernel one')
+"""
+    _, msgs = run_cell(kc, code)
+    assert stdout_of(msgs) == "connection file refused\nbinary refused\n"
+    km2 = KernelManager(kernel_name="wasmpy")
+    km2.start_kernel()
+    kc2 = km2.client()
+    kc2.start_channels()
+    try:
+        kc2.wait_for_ready(timeout=60)
+        _, msgs = run_cell(kc2, "import os\nprint(os.path.exists('/home/pyodide/mine.txt'))")
+        assert stdout_of(msgs) == "False\n"
+    finally:
+        kc2.stop_channels()
+        km2.shutdown_kernel(now=True)
+
+
+def test_ten_megabytes_of_output_in_order(kernel):
+    _, kc = kernel
+    reply, msgs = run_cell(kc, "import sys\nfor i in range(100000):\n    sys.stdout.write(f'{i:09d}' + 'x' * 90 + '\\n')", timeout=120)
+    assert reply["content"]["status"] == "ok"
+    text = stdout_of(msgs)
+    assert len(text) == 100000 * 100
+    assert text == "".join(f"{i:09d}" + "x" * 90 + "\n" for i in range(100000))
