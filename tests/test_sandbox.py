@@ -140,3 +140,27 @@ def test_ten_megabytes_of_output_in_order(kernel):
     text = stdout_of(msgs)
     assert len(text) == 100000 * 100
     assert text == "".join(f"{i:09d}" + "x" * 90 + "\n" for i in range(100000))
+
+
+def test_js_faults_leave_the_kernel_alive(kernel):
+    """A JS exception thrown from a timer, and a Python callback that raises
+    inside a JS call: reported, and the next cell runs."""
+    _, kc = kernel
+    code = (
+        "import asyncio\nfrom pyodide.code import run_js\n"
+        "run_js('setTimeout(() => { throw new Error(\"boom from a timer\") }, 10)')\n"
+        "await asyncio.sleep(0.2)\nprint('after the timer')"
+    )
+    reply, msgs = run_cell(kc, code)
+    assert "after the timer" in stdout_of(msgs), reply["content"]
+    code = (
+        "from pyodide.code import run_js\nfrom pyodide.ffi import create_proxy\n"
+        "def bad():\n    raise ValueError('raised in a callback')\n"
+        "f = create_proxy(bad)\n"
+        "print(run_js('(f) => { try { f(); return \"no error\" } catch (e) { return e.constructor.name + \": \" + (e.message.includes(\"ValueError: raised in a callback\")) } }')(f))\n"
+        "f.destroy()"
+    )
+    reply, msgs = run_cell(kc, code)
+    assert stdout_of(msgs) == "PythonError: true\n", (stdout_of(msgs), reply["content"])
+    _, msgs = run_cell(kc, "print('still alive')")
+    assert stdout_of(msgs) == "still alive\n"
