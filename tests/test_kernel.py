@@ -183,3 +183,21 @@ def test_crash_recovery(kernel):
     reply, msgs = run_cell(kc, "print('fresh interpreter')")
     assert reply["content"]["status"] == "ok"
     assert stdout_of(msgs) == "fresh interpreter\n"
+
+
+def test_comm_buffers_from_the_front_end(kernel):
+    _, kc = kernel
+    setup = (
+        "import comm\ngot = []\n"
+        "def target(c, msg):\n"
+        "    got.append(('open', [bytes(b) for b in msg['buffers']]))\n"
+        "    c.on_msg(lambda m: got.append(('msg', [bytes(b) for b in m['buffers']])))\n"
+        "comm.get_comm_manager().register_target('probe', target)\n"
+    )
+    run_cell(kc, setup)
+    msg = kc.session.msg("comm_open", {"comm_id": "c1", "target_name": "probe", "data": {}})
+    kc.session.send(kc.shell_channel.socket, msg, buffers=[b"\x00\x01\x02"])
+    msg = kc.session.msg("comm_msg", {"comm_id": "c1", "data": {"x": 1}})
+    kc.session.send(kc.shell_channel.socket, msg, buffers=[b"abc", b"de"])
+    _, msgs = run_cell(kc, "print(got)")
+    assert stdout_of(msgs) == "[('open', [b'\\x00\\x01\\x02']), ('msg', [b'abc', b'de'])]\n"
