@@ -138,18 +138,6 @@ func (w *World) installFetch() error {
 			return goja.Undefined()
 		})
 	})
-	prg, err := goja.Compile("fetch.js", fetchJS, false)
-	if err != nil {
-		return err
-	}
-	fv, err := rt.RunProgram(prg)
-	if err != nil {
-		return err
-	}
-	fn, ok := goja.AssertFunction(fv)
-	if !ok {
-		return errors.New("fetch.js is not a function")
-	}
-	_, err = fn(goja.Undefined(), n)
+	_, err := runModule(rt, "fetch.js", fetchJS, n)
 	return err
 }

@@ -117,23 +117,10 @@ func (w *World) installGlobals() error {
 		return rt.ToValue(w.pyRefOf(c.Argument(0)) != nil)
 	})
 
-	prg, err := goja.Compile("prelude.js", preludeJS, false)
+	exp, err := runModule(rt, "prelude.js", preludeJS, n)
 	if err != nil {
 		return err
 	}
-	fv, err := rt.RunProgram(prg)
-	if err != nil {
-		return err
-	}
-	fn, ok := goja.AssertFunction(fv)
-	if !ok {
-		return errors.New("prelude is not a function")
-	}
-	res, err := fn(goja.Undefined(), n)
-	if err != nil {
-		return err
-	}
-	exp := res.ToObject(rt)
 	w.helpers.inspect, _ = goja.AssertFunction(exp.Get("inspect"))
 	w.helpers.reportError, _ = goja.AssertFunction(exp.Get("reportError"))
 	w.helpers.uint8Array = rt.Get("Uint8Array")
@@ -330,4 +317,29 @@ func decodeText(b []byte, enc string, fatal, ignoreBOM bool) (goja.Value, bool) 
 	}
 	// Replace invalid sequences with U+FFFD, as WHATWG UTF-8 decode does.
 	return goja.StringFromUTF16(utf16.Encode([]rune(strings.ToValidUTF8(string(b), "\uFFFD")))), true
+}
+
+// runModule runs one of the package's embedded scripts: each evaluates to a
+// function that takes the Go natives object and returns its exports.
+func runModule(rt *goja.Runtime, name, src string, natives *goja.Object) (*goja.Object, error) {
+	prg, err := goja.Compile(name, src, false)
+	if err != nil {
+		return nil, err
+	}
+	fv, err := rt.RunProgram(prg)
+	if err != nil {
+		return nil, err
+	}
+	fn, ok := goja.AssertFunction(fv)
+	if !ok {
+		return nil, fmt.Errorf("%s does not evaluate to a function", name)
+	}
+	res, err := fn(goja.Undefined(), natives)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil || goja.IsUndefined(res) || goja.IsNull(res) {
+		return rt.NewObject(), nil
+	}
+	return res.ToObject(rt), nil
 }

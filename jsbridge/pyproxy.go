@@ -133,23 +133,10 @@ func (w *World) installBridge() error {
 	})
 	w.pyNatives(set)
 
-	prg, err := goja.Compile("bridge.js", bridgeJS, false)
+	exp, err := runModule(rt, "bridge.js", bridgeJS, n)
 	if err != nil {
 		return err
 	}
-	fv, err := rt.RunProgram(prg)
-	if err != nil {
-		return err
-	}
-	fn, ok := goja.AssertFunction(fv)
-	if !ok {
-		return errors.New("bridge is not a function")
-	}
-	res, err := fn(goja.Undefined(), n)
-	if err != nil {
-		return err
-	}
-	exp := res.ToObject(rt)
 	for name, dst := range map[string]*goja.Callable{
 		"proto": &h.proto, "deferred": &h.deferred, "toError": &h.toError, "isArray": &h.isArray,
 		"newPythonError": &h.newPythonError, "isPythonError": &h.isPyErr,
