@@ -56,8 +56,7 @@ type HostError struct {
 
 func (e *HostError) Error() string { return e.Msg }
 
-// Errors that map to Python exceptions.
-func PermissionError(msg string) error   { return &HostError{Kind: 'P', Msg: msg} }
+// KeyboardInterrupt is an error that raises KeyboardInterrupt in Python.
 func KeyboardInterrupt(msg string) error { return &HostError{Kind: 'K', Msg: msg} }
 
 func hostCall(ctx context.Context, m api.Module, stack []uint64) {
