@@ -96,6 +96,16 @@ func (l *Loop) ClearTimer(id TimerID) {
 // Timers is how many timers are pending. Loop goroutine only.
 func (l *Loop) Timers() int { return len(l.byID) }
 
+// Pending counts what is waiting to run: timers set, macrotasks posted or
+// ready, microtasks queued. Loop goroutine only (the task calling it is not
+// counted).
+func (l *Loop) Pending() int {
+	l.mu.Lock()
+	n := len(l.inbox)
+	l.mu.Unlock()
+	return n + len(l.byID) + l.ready.len() + l.micro.len()
+}
+
 // collectTimers moves the timers due at now to the ready queue, in order.
 func (l *Loop) collectTimers(now time.Time) {
 	for len(l.timers) > 0 && !l.timers[0].when.After(now) {

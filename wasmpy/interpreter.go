@@ -65,6 +65,10 @@ type Config struct {
 	InterruptGrace time.Duration
 	// Logger: nil means the runtime's.
 	Logger *slog.Logger
+	// Restore, when set, starts the interpreter from a snapshot (see
+	// Interpreter.Snapshot) instead of initializing CPython: Mounts, Env
+	// and the runtime must be those the snapshot was made with (its key).
+	Restore *Snapshot
 }
 
 // HostFunc is a Go function that Python calls as _wasmpy.call(name, data).
@@ -149,6 +153,12 @@ func (in *Interpreter) start(ctx context.Context) error {
 			return err
 		}
 	}
+	snap := in.cfg.Restore
+	if snap != nil {
+		if err := snap.restoreFiles(scratch); err != nil {
+			return err
+		}
+	}
 	// Go file systems: read-only, refusing write modes at open.
 	var fsc wazero.FSConfig = wazero.NewFSConfig()
 	ro := append([]FSMount{{in.rt.lib, GuestLib}, {in.rt.pylib, GuestPyRoot}}, in.cfg.FSMounts...)
@@ -203,12 +213,19 @@ func (in *Interpreter) start(ctx context.Context) error {
 	}
 	in.mod = mod
 
-	res, err := exported(mod, "wasmpy_init").Call(cctx)
-	if err != nil {
-		return in.died(fmt.Errorf("wasmpy_init: %w", err))
-	}
-	if res[0] != 0 {
-		return fmt.Errorf("CPython failed to initialize (code %d)", res[0])
+	if snap != nil {
+		in.cfg.Restore = nil // the caller may release it once we return
+		if err := in.restoreMemory(snap); err != nil {
+			return err
+		}
+	} else {
+		res, err := exported(mod, "wasmpy_init").Call(cctx)
+		if err != nil {
+			return in.died(fmt.Errorf("wasmpy_init: %w", err))
+		}
+		if res[0] != 0 {
+			return fmt.Errorf("CPython failed to initialize (code %d)", res[0])
+		}
 	}
 	sig := exported(mod, "wasmpy_signal_addr")
 	addrs := make([]uint32, 4)
@@ -225,6 +242,9 @@ func (in *Interpreter) start(ctx context.Context) error {
 			return fmt.Errorf("python.wasm reports a bad signal address %d: %#x", k, a)
 		}
 	}
+	if snap != nil {
+		return nil // booted before the snapshot
+	}
 	boot := "import sys, os\nsys.path.insert(0, " + pyQuote(GuestPyRoot) + ")\nimport _wasmpy_rt\n" +
 		"os.chdir(" + pyQuote(GuestHome) + ")\ndel os\n" +
 		"sys.stdout.reconfigure(line_buffering=True)\nsys.stderr.reconfigure(line_buffering=True)\n"
@@ -232,6 +252,12 @@ func (in *Interpreter) start(ctx context.Context) error {
 		return fmt.Errorf("boot: %w", err)
 	}
 	return nil
+}
+
+// preopens is how many directories the guest has open from the start (its
+// mounts): file descriptors 3 to 2+preopens.
+func (in *Interpreter) preopens() int {
+	return 2 + len(in.cfg.FSMounts) + 2 + len(in.cfg.Mounts)
 }
 
 // Scratch is the host directory that holds the interpreter's home and /tmp.

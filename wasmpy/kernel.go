@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"wasmpy/interp"
 )
@@ -24,19 +26,38 @@ type KernelConfig struct {
 	// Run runs fn on the goroutine that owns the interpreter (the kernel's
 	// event loop) and waits for it. Nil: fn runs on the caller's goroutine.
 	Run func(ctx context.Context, fn func()) error
+
+	// Snapshots, when set, makes start-up fast: the first kernel for a given
+	// key snapshots its interpreter once IPython is up, and later kernels
+	// are restored from that snapshot instead of starting CPython and IPython
+	// again. A snapshot that cannot be used is removed, with a log line, and
+	// the kernel starts normally.
+	Snapshots *SnapshotStore
+	// SnapshotKey names what the start-up state depends on besides the
+	// runtime and Config: whatever the Setup functions give Python.
+	SnapshotKey string
+	// Quiescent, when set, reports why the Setup functions' packages hold
+	// state for the interpreter that a snapshot would lose (pending timers,
+	// handles), or nil; the snapshot is taken only when it returns nil.
+	Quiescent func() error
 }
 
 // Kernel is an interp.Interpreter backed by a sandboxed CPython running
 // wasmpy_kernel. The Python side answers each request; what it publishes
 // meanwhile reaches the Events of the call in progress.
 type Kernel struct {
-	in   *Interpreter
-	info interp.LanguageInfo
-	bg   interp.Events
-	run  func(ctx context.Context, fn func()) error
+	log *slog.Logger
+	in  *Interpreter
+	// Restored: the interpreter came from a snapshot.
+	Restored bool
+	info     interp.LanguageInfo
+	bg       interp.Events
+	run      func(ctx context.Context, fn func()) error
 
 	mu sync.Mutex
 	ev interp.Events // of the call in progress, or nil between calls
+
+	saving sync.WaitGroup // the start-up snapshot being saved
 }
 
 var _ interp.Interpreter = (*Kernel)(nil)
@@ -59,10 +80,58 @@ func (r *Runtime) NewKernel(ctx context.Context, cfg KernelConfig) (*Kernel, err
 
 func (k *Kernel) start(ctx context.Context, r *Runtime, cfg KernelConfig) error {
 	cfg.Config.Output = k.stream
+	k.log = cfg.Logger
+	if k.log == nil {
+		k.log = r.log
+	}
+	key, keyed := "", false
+	if cfg.Snapshots != nil {
+		key, keyed = r.SnapshotKey(cfg.Config, cfg.SnapshotKey)
+	}
+	if keyed {
+		snap, err := cfg.Snapshots.Load(key)
+		if err != nil {
+			k.log.Warn("snapshot unusable; starting normally", "err", err)
+			cfg.Snapshots.Remove(key)
+		}
+		if snap != nil {
+			t0 := time.Now()
+			err := k.boot(ctx, r, cfg, snap)
+			snap.Release()
+			if err == nil {
+				k.Restored = true
+				k.log.Debug("interpreter restored from a snapshot", "took", time.Since(t0))
+				return nil
+			}
+			k.log.Warn("restoring the snapshot failed; starting normally", "err", err)
+			cfg.Snapshots.Remove(key)
+		}
+	}
+	if err := k.boot(ctx, r, cfg, nil); err != nil {
+		return err
+	}
+	if keyed {
+		if err := k.snapshot(ctx, cfg, key); err != nil {
+			k.log.Info("no start-up snapshot", "reason", err)
+		}
+	}
+	return nil
+}
+
+// boot makes the interpreter, from snap if not nil, and starts or resumes
+// IPython inside.
+func (k *Kernel) boot(ctx context.Context, r *Runtime, cfg KernelConfig, snap *Snapshot) error {
+	if k.in != nil {
+		k.in.Close()
+		k.in = nil
+	}
+	cfg.Config.Restore = snap
+	t0 := time.Now()
 	in, err := r.NewInterpreter(ctx, cfg.Config)
 	if err != nil {
 		return err
 	}
+	t1 := time.Now()
 	k.in = in
 	in.Register("emit", k.emit)
 	in.Register("input", k.input)
@@ -72,11 +141,19 @@ func (k *Kernel) start(ctx context.Context, r *Runtime, cfg KernelConfig) error 
 			return fmt.Errorf("set up interpreter: %w", err)
 		}
 	}
-	if err := in.Exec(ctx, "import wasmpy_kernel\nwasmpy_kernel.start()\n"); err != nil {
+	if snap != nil {
+		if _, err := in.Dispatch(ctx, snapshotTarget, []byte("thaw")); err != nil {
+			in.Close()
+			return fmt.Errorf("resume IPython in the sandbox: %w", err)
+		}
+	} else if err := in.Exec(ctx, "import wasmpy_kernel\nwasmpy_kernel.start()\n"); err != nil {
 		in.Close()
 		return fmt.Errorf("start IPython in the sandbox: %w", err)
 	}
+	t2 := time.Now()
 	reply, err := k.dispatch(ctx, interp.Request{Op: "kernel_info"}, nil)
+	k.log.Debug("interpreter boot", "restored", snap != nil, "instantiate", t1.Sub(t0),
+		"ipython", t2.Sub(t1), "kernel_info", time.Since(t2))
 	if err != nil {
 		in.Close()
 		return fmt.Errorf("kernel_info: %w", err)
@@ -93,6 +170,71 @@ func (k *Kernel) start(ctx context.Context, r *Runtime, cfg KernelConfig) error 
 	k.info.Banner = ki.Banner
 	return nil
 }
+
+// snapshotTarget is the Python side's freeze/thaw handler
+// (wasmpy_kernel/snapshot.py).
+const snapshotTarget = "wasmpy_kernel.snapshot"
+
+// snapshot freezes the freshly started interpreter, saves the snapshot (in
+// the background) and thaws the interpreter again.
+func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) error {
+	// Warm up: a first cell runs code that start-up did not (lazy imports,
+	// caches); let it run before the snapshot, not in every restored kernel.
+	warm := interp.Request{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false}`)}
+	if _, err := k.dispatch(ctx, warm, discard{}); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	out, err := k.in.Dispatch(ctx, snapshotTarget, []byte("freeze"))
+	if err != nil {
+		return fmt.Errorf("freeze: %w", err)
+	}
+	defer func() {
+		if _, err := k.in.Dispatch(ctx, snapshotTarget, []byte("thaw")); err != nil {
+			k.log.Warn("thaw after the snapshot", "err", err)
+		}
+	}()
+	var open []int
+	if err := json.Unmarshal(out, &open); err != nil {
+		return fmt.Errorf("freeze: %w", err)
+	}
+	if want := k.in.preopens(); len(open) != want || (want > 0 && open[want-1] != 2+want) {
+		return fmt.Errorf("the guest holds files open besides its %d mounts: fds %v", want, open)
+	}
+	if cfg.Quiescent != nil {
+		if err := cfg.Quiescent(); err != nil {
+			return err
+		}
+	}
+	snap, err := k.in.Snapshot(key)
+	if err != nil {
+		return err
+	}
+	k.saving.Add(1)
+	go func() {
+		defer k.saving.Done()
+		t0 := time.Now()
+		if err := cfg.Snapshots.Save(snap); err != nil {
+			k.log.Warn("save the start-up snapshot", "err", err)
+			return
+		}
+		k.log.Debug("start-up snapshot saved", "memory_mib", snap.MemorySize()>>20,
+			"stored_mib", snap.StoredBytes()>>20, "took", time.Since(t0))
+	}()
+	return nil
+}
+
+// discard drops what the warm-up cell publishes.
+type discard struct{}
+
+func (discard) Stream(string, string)  {}
+func (discard) Publish(interp.Message) {}
+func (discard) Input(context.Context, string, bool) (string, error) {
+	return "", interp.ErrStdinNotAllowed
+}
+
+// WaitSnapshot waits until the start-up snapshot this kernel took, if any,
+// is saved.
+func (k *Kernel) WaitSnapshot() { k.saving.Wait() }
 
 // Interpreter is the sandboxed CPython behind the kernel.
 func (k *Kernel) Interpreter() *Interpreter { return k.in }

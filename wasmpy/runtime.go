@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -55,6 +56,11 @@ type Runtime struct {
 	pylib    fs.FS
 	manifest Manifest
 	closer   func() error
+	// sizes of python.wasm and lib.zip, and the digest of pylib (lazily),
+	// for snapshot keys
+	binSize, libSize int64
+	pylibOnce        sync.Once
+	pylibSum         string
 	// CompileTime is how long compiling (or loading from the cache) took.
 	CompileTime time.Duration
 }
@@ -133,6 +139,10 @@ func (r *Runtime) load(ctx context.Context) error {
 	bin, err := os.ReadFile(filepath.Join(r.cfg.Dir, "python.wasm"))
 	if err != nil {
 		return err
+	}
+	r.binSize = int64(len(bin))
+	if st, err := os.Stat(filepath.Join(r.cfg.Dir, "lib.zip")); err == nil {
+		r.libSize = st.Size()
 	}
 	lib, closer, err := OpenZipFS(filepath.Join(r.cfg.Dir, "lib.zip"))
 	if err != nil {

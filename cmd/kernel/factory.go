@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -33,7 +34,13 @@ func runtimeConfig(opts runtimeOptions, log *slog.Logger) wasmpy.RuntimeConfig {
 // newFactory returns the factory that makes the kernel's interpreters from
 // opts. The runtime is compiled (or loaded from the compilation cache) once,
 // on the first call, and shared by every interpreter the kernel makes.
-func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (interp.Factory, error) {
+//
+// mark, if not nil, is told when the runtime is loaded and when each
+// interpreter is ready (the start-up profile).
+func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark func(phase string)) (interp.Factory, error) {
+	if mark == nil {
+		mark = func(string) {}
+	}
 	env := map[string]string{}
 	if opts.AllowAllEnv {
 		for _, kv := range os.Environ() {
@@ -61,9 +68,19 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (int
 	if err != nil {
 		return nil, err
 	}
+	var snapshots *wasmpy.SnapshotStore
+	if !opts.NoSnapshot {
+		snapshots = wasmpy.NewSnapshotStore(snapshotDir(opts), log)
+	}
+	// What Python's start-up may depend on besides the interpreter's Config:
+	// the permissions it can ask for.
+	snapKey := string(permsJSON)
 	load := sync.OnceValues(func() (*wasmpy.Runtime, error) {
-		return wasmpy.LoadRuntime(context.WithoutCancel(ctx), runtimeConfig(opts, log))
+		rt, err := wasmpy.LoadRuntime(context.WithoutCancel(ctx), runtimeConfig(opts, log))
+		mark("runtime loaded")
+		return rt, err
 	})
+	go load() // meanwhile, the kernel binds its sockets
 	return func(ctx context.Context, bg interp.Events) (interp.Interpreter, error) {
 		rt, err := load()
 		if err != nil {
@@ -78,9 +95,20 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (int
 		fetcher := loop.NewPolicyFetcher(opts.Net)
 		var world *jsbridge.World
 		k, err := rt.NewKernel(ctx, wasmpy.KernelConfig{
-			Config:     cfg,
-			Background: bg,
-			Run:        l.Do,
+			Config:      cfg,
+			Background:  bg,
+			Run:         l.Do,
+			Snapshots:   snapshots,
+			SnapshotKey: snapKey,
+			Quiescent: func() error {
+				if n := l.Pending(); n > 0 {
+					return fmt.Errorf("%d event-loop tasks pending", n)
+				}
+				if world != nil && !world.Untouched() {
+					return errors.New("Python holds JavaScript values")
+				}
+				return nil
+			},
 			Setup: []func(context.Context, *wasmpy.Interpreter) error{
 				func(_ context.Context, in *wasmpy.Interpreter) error {
 					in.Register("permissions", func(context.Context, []byte) ([]byte, error) { return permsJSON, nil })
@@ -109,6 +137,11 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger) (int
 			}
 			stop()
 			return nil, err
+		}
+		if k.Restored {
+			mark("interpreter ready (restored from a snapshot)")
+		} else {
+			mark("interpreter ready")
 		}
 		return &loopKernel{Kernel: k, world: world, stop: stop, run: l.Do}, nil
 	}, nil
@@ -171,15 +204,53 @@ func (k *loopKernel) Close() error {
 	return err
 }
 
-// warmCache compiles the runtime into its compilation cache, so that the
-// first kernel start after `wasmpy install` is fast.
+// snapshotDir is where start-up snapshots are kept: $WASMPY_SNAPSHOT_DIR,
+// else beside the compiled code when --cache-dir is given, else in the
+// user's wasmpy cache.
+func snapshotDir(opts runtimeOptions) string {
+	if d := os.Getenv("WASMPY_SNAPSHOT_DIR"); d != "" {
+		return d
+	}
+	if opts.CacheDir != "" {
+		return filepath.Join(opts.CacheDir, "snapshots")
+	}
+	return filepath.Join(wasmpy.DefaultCacheDir(), "snapshots")
+}
+
+// warmCache compiles the runtime into its compilation cache and makes the
+// start-up snapshot of these options, so that the first kernel start after
+// `wasmpy install` is fast.
 func warmCache(ctx context.Context, opts runtimeOptions, log *slog.Logger) error {
 	rt, err := wasmpy.LoadRuntime(ctx, runtimeConfig(opts, log))
 	if err != nil {
 		return fmt.Errorf("warm the compilation cache: %w", err)
 	}
 	log.Info("compilation cache ready", "runtime", rt.Dir(), "took", rt.CompileTime)
-	return rt.Close(ctx)
+	if err := rt.Close(ctx); err != nil {
+		return err
+	}
+	if opts.NoSnapshot {
+		return nil
+	}
+	// The snapshot is a bonus: a kernel that cannot start now (a mount
+	// that does not exist yet, say) makes it at its first start instead.
+	t0 := time.Now()
+	factory, err := newFactory(ctx, opts, log, nil)
+	if err == nil {
+		var in interp.Interpreter
+		if in, err = factory(ctx, nil); err == nil {
+			if lk, ok := in.(*loopKernel); ok {
+				lk.WaitSnapshot()
+			}
+			err = in.Close()
+		}
+	}
+	if err != nil {
+		log.Warn("no start-up snapshot made at install; the first kernel will make it", "err", err)
+		return nil
+	}
+	log.Info("start-up snapshot ready", "took", time.Since(t0))
+	return nil
 }
 
 // permissions is what %permissions shows and the kernel logs at start.

@@ -148,6 +148,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 }
 
 func runKernel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	started := time.Now()
 	cmd := newCommand("kernel", "wasmpy kernel -f CONNECTION_FILE [flags]",
 		"Run the kernel on the sockets of a Jupyter connection file. Jupyter starts\nthis; install the kernel spec with 'wasmpy install' to use it.", stdout)
 	fs := cmd.fs
@@ -167,7 +168,12 @@ func runKernel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	log := newLogger(stderr, opts.logLevel)
-	if err := serveKernel(ctx, *connFile, opts, log); err != nil {
+	mark := func(phase string) {
+		// The start-up profile (bench/startup reads these lines).
+		log.Debug("startup", "phase", phase, "unix_us", time.Now().UnixMicro(), "since_main", time.Since(started))
+	}
+	mark("main")
+	if err := serveKernel(ctx, *connFile, opts, log, mark); err != nil {
 		log.Error("kernel failed", "err", err)
 		return exitError
 	}
@@ -176,7 +182,7 @@ func runKernel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // serveKernel runs the kernel until a shutdown_request or SIGTERM. SIGINT
 // interrupts the running cell instead of stopping the process.
-func serveKernel(ctx context.Context, connFile string, opts kernelOptions, log *slog.Logger) error {
+func serveKernel(ctx context.Context, connFile string, opts kernelOptions, log *slog.Logger, mark func(string)) error {
 	info, err := messaging.ReadConnectionFile(connFile)
 	if err != nil {
 		return fmt.Errorf("%w (Jupyter writes this file when it starts the kernel; check the path)", err)
@@ -184,7 +190,7 @@ func serveKernel(ctx context.Context, connFile string, opts kernelOptions, log *
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	factory, err := newFactory(ctx, opts.runtime, log)
+	factory, err := newFactory(ctx, opts.runtime, log, mark)
 	if err != nil {
 		// Keep serving, so that the front end shows this error on each
 		// execution instead of a kernel that dies at once and restarts.
@@ -195,6 +201,7 @@ func serveKernel(ctx context.Context, connFile string, opts kernelOptions, log *
 	if err != nil {
 		return fmt.Errorf("listen on the connection file's ports: %w", err)
 	}
+	mark("listening")
 	k, err := kernel.New(kernel.Config{
 		Conn:        conn,
 		Factory:     factory,

@@ -277,7 +277,16 @@ var build struct {
 }
 
 func TestMain(m *testing.M) {
+	// Start-up snapshots made by the tests stay out of the user's cache
+	// (the store there keeps only a few).
+	snaps, err := os.MkdirTemp("", "wasmpy-test-snapshots-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("WASMPY_SNAPSHOT_DIR", snaps)
 	code := m.Run()
+	os.RemoveAll(snaps)
 	if build.path != "" {
 		os.RemoveAll(filepath.Dir(build.path))
 	}

@@ -32,6 +32,7 @@ type runtimeOptions struct {
 	MemoryLimitMiB int            // 0: the runtime's default
 	RuntimeDir     string         // "": the runtime finds its files
 	CacheDir       string         // "": the runtime's default compilation cache
+	NoSnapshot     bool           // start every interpreter from scratch
 }
 
 // kernelOptions are the flags of `wasmpy kernel` that install stores into
@@ -57,7 +58,8 @@ func addKernelFlags(fs *flag.FlagSet, o *kernelOptions) {
 	fs.IntVar(&o.runtime.MemoryLimitMiB, "memory-limit", 0, "cap the interpreter's memory at `MIB` mebibytes (default: 2048)")
 	fs.Var((*memoryFlag)(&o.runtime.MemoryLimitMiB), "memory", "cap the interpreter's memory at `SIZE` (512M, 2G; same as --memory-limit)")
 	fs.StringVar(&o.runtime.RuntimeDir, "runtime-dir", "", "use the Python runtime (python.wasm, lib.zip) in `DIR`")
-	fs.StringVar(&o.runtime.CacheDir, "cache-dir", "", "keep compiled code in `DIR`")
+	fs.StringVar(&o.runtime.CacheDir, "cache-dir", "", "keep compiled code and start-up snapshots in `DIR`")
+	fs.BoolVar(&o.runtime.NoSnapshot, "no-snapshot", false, "start every interpreter from scratch, not from a snapshot\nof one whose start-up is done (slower start)")
 }
 
 // allowPaths is --allow-read / --allow-write: host directories mounted at

@@ -127,3 +127,32 @@ class JSONTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SnapshotStepsTest(unittest.TestCase):
+    def test_freeze_closes_history_and_thaw_reopens(self) -> None:
+        import random
+        import sqlite3
+
+        from wasmpy_kernel import snapshot
+
+        with tempfile.TemporaryDirectory() as d:
+            hm = WasmHistoryManager(hist_file=os.path.join(d, "h.sqlite"))
+            hm.store_inputs(1, "a = 1")
+            before = snapshot.open_fds(1024)
+            handle = snapshot.handler(hm)
+            fds = json.loads(handle(b"freeze"))
+            self.assertLess(len(snapshot.open_fds(1024)), len(before), "the database file stayed open")
+            self.assertEqual(fds, [fd for fd in snapshot.open_fds() if fd >= 3])
+            with self.assertRaises(sqlite3.ProgrammingError):
+                hm.db.execute("SELECT 1")
+            random.seed(1)
+            drawn = random.random()
+            random.seed(1)
+            self.assertEqual(handle(b"thaw"), b"{}")
+            self.assertNotEqual(random.random(), drawn, "thaw did not reseed random")
+            hm.store_inputs(2, "b = 2")
+            self.assertEqual([x[2] for x in hm.get_range_stored(0, 1, None)], ["a = 1", "b = 2"])
+            hm.db.close()
+            with self.assertRaises(ValueError):
+                handle(b"melt")

@@ -40,6 +40,9 @@ def start() -> Kernel:
                 reconfigure(line_buffering=True)
         _kernel = Kernel()
         _wasmpy_rt.register("kernel", _kernel.handle)
+        from . import snapshot
+
+        _wasmpy_rt.register(snapshot.TARGET, snapshot.handler(_kernel.shell.history_manager))
     return _kernel
 
 

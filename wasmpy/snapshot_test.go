@@ -1,0 +1,282 @@
+package wasmpy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wasmpy/interp"
+)
+
+// events records what a kernel call publishes.
+type events struct {
+	mu   sync.Mutex
+	out  strings.Builder
+	msgs []interp.Message
+}
+
+func (e *events) Stream(name, text string) { e.mu.Lock(); e.out.WriteString(text); e.mu.Unlock() }
+func (e *events) Publish(m interp.Message) { e.mu.Lock(); e.msgs = append(e.msgs, m); e.mu.Unlock() }
+func (e *events) Input(context.Context, string, bool) (string, error) {
+	return "", interp.ErrStdinNotAllowed
+}
+
+// run executes code in k and returns its stdout and the text/plain result.
+func run(t *testing.T, k *Kernel, code string) (string, string) {
+	t.Helper()
+	content, _ := json.Marshal(map[string]any{"code": code, "silent": false, "store_history": true})
+	ev := &events{}
+	reply, err := k.Call(context.Background(), interp.Request{Op: "execute", Content: content}, ev)
+	if err != nil {
+		t.Fatalf("%q: %v", code, err)
+	}
+	var r struct{ Status, Ename, Evalue string }
+	if err := json.Unmarshal(reply, &r); err != nil || r.Status != "ok" {
+		t.Fatalf("%q: reply %s (%v)\n%s", code, reply, err, ev.out.String())
+	}
+	result := ""
+	for _, m := range ev.msgs {
+		if m.Type == "execute_result" {
+			var c struct {
+				Data map[string]string `json:"data"`
+			}
+			json.Unmarshal(m.Content, &c)
+			result = c.Data["text/plain"]
+		}
+	}
+	return ev.out.String(), result
+}
+
+// waitFile waits (bounded) for the store to hold a snapshot file.
+func waitFile(t *testing.T, dir string) string {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if m, _ := filepath.Glob(filepath.Join(dir, "*.snap")); len(m) == 1 {
+			return m[0]
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("no snapshot saved in %s", dir)
+	return ""
+}
+
+func newKernel(t *testing.T, rt *Runtime, cfg KernelConfig) *Kernel {
+	t.Helper()
+	k, err := rt.NewKernel(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+func TestKernelSnapshotRestore(t *testing.T) {
+	rt := testRuntime(t)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), log)
+	cfg := KernelConfig{Snapshots: store, SnapshotKey: "test"}
+	cfg.Env = map[string]string{"GREETING": "hello"}
+	cfg.Logger = log
+
+	first := newKernel(t, rt, cfg)
+	if first.Restored {
+		t.Fatal("first kernel restored from an empty store")
+	}
+	file := waitFile(t, store.Dir())
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("snapshot file mode: %v %v", st.Mode(), err)
+	}
+	// The kernel that made the snapshot goes on working (its history reopened).
+	run(t, first, "a = 40")
+	if _, res := run(t, first, "a + 2"); res != "42" {
+		t.Fatalf("first kernel: a + 2 = %q", res)
+	}
+
+	t0 := time.Now()
+	second := newKernel(t, rt, cfg)
+	took := time.Since(t0)
+	if !second.Restored {
+		t.Fatalf("second kernel was not restored; logs:\n%s", logs.String())
+	}
+	t.Logf("restored in %v", took)
+	// A fresh namespace at execution count 1, IPython working, history
+	// written to its own database, the environment of the key.
+	if _, res := run(t, second, "'a' in globals(), __import__('os').environ['GREETING']"); res != "(False, 'hello')" {
+		t.Fatalf("restored kernel state: %q", res)
+	}
+	run(t, second, "b = 2")
+	if out, _ := run(t, second, "%history -n"); !strings.Contains(out, "b = 2") {
+		t.Fatalf("%%history after restore: %q", out)
+	}
+	if _, res := run(t, second, "import pathlib; pathlib.Path('/home/pyodide/.ipython/profile_default').is_dir()"); res != "True" {
+		t.Fatalf("profile directory after restore: %q", res)
+	}
+	// Each restored kernel draws its own random numbers.
+	third := newKernel(t, rt, cfg)
+	_, r2 := run(t, second, "import random; random.random()")
+	_, r3 := run(t, third, "import random; random.random()")
+	if r2 == r3 {
+		t.Fatalf("two restored kernels drew the same random number %s", r2)
+	}
+	// Restored kernels leave the snapshot alone.
+	if m, _ := filepath.Glob(filepath.Join(store.Dir(), "*.snap")); len(m) != 1 {
+		t.Fatalf("snapshots: %v", m)
+	}
+}
+
+func TestKernelSnapshotKeyedByConfig(t *testing.T) {
+	rt := testRuntime(t)
+	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), nil)
+	cfg := KernelConfig{Snapshots: store, SnapshotKey: "one"}
+	newKernel(t, rt, cfg)
+	waitFile(t, store.Dir())
+	for name, c := range map[string]KernelConfig{
+		"extra key":   {Snapshots: store, SnapshotKey: "two"},
+		"environment": {Snapshots: store, SnapshotKey: "one", Config: Config{Env: map[string]string{"X": "1"}}},
+		"mounts":      {Snapshots: store, SnapshotKey: "one", Config: Config{Mounts: []Mount{{Host: t.TempDir(), Guest: "/data", ReadOnly: true}}}},
+	} {
+		if k := newKernel(t, rt, c); k.Restored {
+			t.Errorf("%s differs, yet the kernel was restored", name)
+		}
+	}
+	if k := newKernel(t, rt, cfg); !k.Restored {
+		t.Error("the same configuration was not restored")
+	}
+}
+
+func TestKernelSnapshotCorruptFallsBack(t *testing.T) {
+	rt := testRuntime(t)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), log)
+	cfg := KernelConfig{Snapshots: store}
+	cfg.Logger = log
+	newKernel(t, rt, cfg)
+	file := waitFile(t, store.Dir())
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := newKernel(t, rt, cfg)
+	if k.Restored {
+		t.Fatal("restored from a corrupt snapshot")
+	}
+	if !strings.Contains(logs.String(), "snapshot unusable") || !strings.Contains(logs.String(), "checksum") {
+		t.Fatalf("no log line about the corrupt snapshot:\n%s", logs.String())
+	}
+	if _, res := run(t, k, "6 * 7"); res != "42" {
+		t.Fatalf("kernel after fallback: %q", res)
+	}
+	// A good snapshot replaces the corrupt one.
+	waitFile(t, store.Dir())
+	for i := 0; i < 200; i++ {
+		if s, err := store.Load(mustKey(t, rt, cfg)); err == nil && s != nil {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatal("the corrupt snapshot was not replaced")
+}
+
+func mustKey(t *testing.T, rt *Runtime, cfg KernelConfig) string {
+	key, ok := rt.SnapshotKey(cfg.Config, cfg.SnapshotKey)
+	if !ok {
+		t.Fatal("config cannot be keyed")
+	}
+	return key
+}
+
+func TestKernelSnapshotNotQuiescent(t *testing.T) {
+	rt := testRuntime(t)
+	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), nil)
+	busy := errors.New("a timer is pending")
+	newKernel(t, rt, KernelConfig{Snapshots: store, Quiescent: func() error { return busy }})
+	time.Sleep(200 * time.Millisecond)
+	if m, _ := filepath.Glob(filepath.Join(store.Dir(), "*.snap")); len(m) != 0 {
+		t.Fatalf("snapshot taken although the host was not quiescent: %v", m)
+	}
+}
+
+func TestSnapshotEncoding(t *testing.T) {
+	s := &Snapshot{key: "k", size: 65536, present: make([]byte, 2),
+		files: []snapFile{{path: "home", dir: true}, {path: "home/f", data: []byte("x")}}}
+	s.present[0] = 0b101
+	s.data = bytes.Repeat([]byte{7}, 2*snapPage)
+	b, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Snapshot
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if got.key != "k" || got.size != 65536 || !bytes.Equal(got.data, s.data) || len(got.files) != 2 || string(got.files[1].data) != "x" {
+		t.Fatalf("round trip: %+v", got)
+	}
+	for name, mut := range map[string]func([]byte) []byte{
+		"flipped bit": func(b []byte) []byte { b[30] ^= 1; return b },
+		"truncated":   func(b []byte) []byte { return b[:len(b)-100] },
+		"empty":       func([]byte) []byte { return nil },
+		"other magic": func(b []byte) []byte { b[0] = 'X'; return b },
+	} {
+		var x Snapshot
+		if err := x.UnmarshalBinary(mut(bytes.Clone(b))); !errors.Is(err, errCorrupt) {
+			t.Errorf("%s: got %v, want a corrupt-snapshot error", name, err)
+		}
+	}
+}
+
+func FuzzSnapshotUnmarshal(f *testing.F) {
+	s := &Snapshot{key: "k", size: 65536, present: make([]byte, 2), files: []snapFile{{path: "a", data: []byte("b")}}}
+	b, _ := s.MarshalBinary()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// Re-seal the input so that the fuzzer gets past the checksum.
+		if len(b) >= 4 {
+			body := b[:len(b)-4]
+			b = append(append([]byte(nil), body...), 0, 0, 0, 0)
+			sum := crc32Sum(body)
+			copy(b[len(b)-4:], sum)
+		}
+		var x Snapshot
+		if err := x.UnmarshalBinary(b); err != nil {
+			return
+		}
+		if int(x.size)/snapPage > len(x.present)*8 {
+			t.Fatalf("present bitmap too short for %d bytes", x.size)
+		}
+		for _, f := range x.files {
+			if strings.Contains(f.path, "..") || filepath.IsAbs(f.path) {
+				t.Fatalf("accepted path %q", f.path)
+			}
+		}
+		out, err := x.MarshalBinary()
+		if err != nil || !bytes.Equal(out, b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+var _ = io.Discard
+
+func crc32Sum(b []byte) []byte {
+	out := make([]byte, 4)
+	v := crc32.Checksum(b, castagnoli)
+	out[0], out[1], out[2], out[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+	return out
+}
