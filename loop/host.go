@@ -36,6 +36,8 @@ const Target = "webloop"
 //	loop.close  lid                        forget lid and its timer
 //	loop.fetch  cid, uint32 n, JSON[n], body   start a fetch; completes as 'c' cid
 //	loop.abort  cid                        abort the fetch cid
+//	loop.sleep  int64 ns                   block for ns (time.sleep), serving the Go
+//	                                       loop meanwhile (see glue.sleep)
 //
 // Dispatches (Go calls target "webloop"):
 //
@@ -68,6 +70,11 @@ type glue struct {
 	loops   map[uint32]*pyLoop
 	stops   map[uint32]bool
 	aborts  map[uint32]func()
+
+	// blocking counts the time.sleep calls in progress (innermost run):
+	// meanwhile Python's asyncio work waits in deferred.
+	blocking int
+	deferred []func()
 }
 
 // pyLoop is the state of one Python event loop (a WebLoop).
@@ -106,7 +113,57 @@ func Attach(ctx context.Context, l *Loop, h Host, opts ...Option) error {
 	h.Register("loop.close", g.close)
 	h.Register("loop.fetch", g.fetch)
 	h.Register("loop.abort", g.abort)
+	h.Register("loop.sleep", g.sleep)
 	return nil
+}
+
+// sleep is time.sleep: it blocks the Python code that called it for the
+// given time, cut short by an interrupt, and runs the Go
+// loop meanwhile, so that JavaScript timers, promise jobs and I/O
+// completions go on (their callbacks may call Python, as a signal handler
+// would). Python's own asyncio work (drains, asyncio timers, pyfetch
+// completions) is held back until the sleep ends: running another task's
+// step in the middle of the sleeping code would break asyncio's rules.
+func (g *glue) sleep(ctx context.Context, data []byte) ([]byte, error) {
+	if len(data) < 8 {
+		return nil, fmt.Errorf("loop.sleep: %w", errShort)
+	}
+	d := time.Duration(int64(binary.LittleEndian.Uint64(data)))
+	g.blocking++
+	defer func() {
+		g.blocking--
+		if g.blocking == 0 {
+			g.resume()
+		}
+	}()
+	expired := false
+	t := g.l.SetTimer(max(d, 0), false, func() { expired = true })
+	defer g.l.ClearTimer(t)
+	if err := g.l.RunUntil(ctx, func() bool { return expired }); err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("loop.sleep: %w", err)
+	}
+	// An interrupt ends the sleep early; the SIGINT it left pending raises
+	// KeyboardInterrupt in Python once, as after any interrupted sleep.
+	return nil, nil
+}
+
+// held reports whether Python's asyncio work must wait (a sleep is in
+// progress) and if so keeps fn to run after it.
+func (g *glue) held(fn func()) bool {
+	if g.blocking == 0 {
+		return false
+	}
+	g.deferred = append(g.deferred, fn)
+	return true
+}
+
+// resume posts the work held back during a sleep, in its order.
+func (g *glue) resume() {
+	work := g.deferred
+	g.deferred = nil
+	for _, fn := range work {
+		g.l.Post(fn)
+	}
 }
 
 var errShort = errors.New("payload too short")
@@ -186,6 +243,9 @@ func (g *glue) call(kind byte, lid uint32, p *pyLoop) {
 	if g.loops[lid] != p {
 		return // closed meanwhile
 	}
+	if g.held(func() { g.call(kind, lid, p) }) {
+		return
+	}
 	var msg [5]byte
 	msg[0] = kind
 	binary.LittleEndian.PutUint32(msg[1:], lid)
@@ -219,6 +279,12 @@ func (g *glue) run(ctx context.Context, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("loop.run: %w", err)
 	}
 	defer delete(g.stops, tok)
+	// run_sync needs Python's asyncio work, even inside a sleep (from a JS
+	// callback that the sleep ran).
+	saved := g.blocking
+	g.blocking = 0
+	g.resume()
+	defer func() { g.blocking = saved }()
 	if err := g.l.RunUntil(ctx, func() bool { return g.stops[tok] }); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err() // an interrupt: KeyboardInterrupt in Python
@@ -318,6 +384,9 @@ func fetchReply(resp *Response, err error) []byte {
 }
 
 func (g *glue) complete(cid uint32, payload []byte) {
+	if g.held(func() { g.complete(cid, payload) }) {
+		return
+	}
 	msg := make([]byte, 5, 5+len(payload))
 	msg[0] = 'c'
 	binary.LittleEndian.PutUint32(msg[1:], cid)

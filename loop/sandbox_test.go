@@ -599,3 +599,66 @@ print("pyfetch of a small local response, sequential: %%.2f ms" %% (asyncio.run(
 `, srv.URL+"/small"))
 	t.Log("\n" + got)
 }
+
+// time.sleep (webloop.sleep once installed) blocks the Python code but the
+// loop goes on: Go timers and tasks run, and may call into Python, while
+// asyncio's own callbacks wait for the sleep to end.
+func TestSandboxSleepServesTheLoop(t *testing.T) {
+	s := newSandbox(t, nil)
+	s.mustExec("import time, _wasmpy_rt\nwebloop.install_sleep()\nhits = []\n" +
+		"_wasmpy_rt.register('probe', lambda d: (hits.append((bytes(d), time.monotonic())), b'')[1])")
+
+	// A Go timer that calls Python (as a JS timer calling a PyProxy would)
+	// fires while a cell sleeps.
+	var firedAt time.Time
+	var derr error
+	if err := s.do(5*time.Second, func(context.Context) error {
+		s.l.SetTimer(50*time.Millisecond, false, func() {
+			firedAt = time.Now()
+			_, derr = s.in.Dispatch(s.l.Context(), "probe", []byte("timer"))
+		})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	got := s.mustExec("t0 = time.monotonic()\ntime.sleep(0.3)\nt1 = time.monotonic()\n" +
+		"print([(d, round(at - t0, 2)) for d, at in hits], round(t1 - t0, 1))")
+	took := time.Since(t0)
+	if derr != nil {
+		t.Fatalf("dispatch from the timer: %v", derr)
+	}
+	if firedAt.IsZero() || firedAt.Sub(t0) > 200*time.Millisecond || took < 300*time.Millisecond {
+		t.Fatalf("timer fired %v after the start, the cell took %v", firedAt.Sub(t0), took)
+	}
+	if !strings.HasPrefix(got, "[(b'timer', 0.") || !strings.HasSuffix(got, "0.3\n") {
+		t.Fatalf("stdout %q: the probe should have run during the sleep", got)
+	}
+
+	// asyncio's callbacks wait for the sleep to end.
+	got = s.mustExec("flag = []\nloop = asyncio.get_event_loop()\nloop.call_soon(flag.append, 1)\n" +
+		"loop.call_later(0.01, flag.append, 2)\ntime.sleep(0.1)\nprint(flag)\n" +
+		"asyncio.run(asyncio.sleep(0.01))\nprint(flag)")
+	if got != "[]\n[1, 2]\n" {
+		t.Fatalf("stdout %q: asyncio work ran inside time.sleep, or was lost", got)
+	}
+
+	// time.sleep's argument rules.
+	got = s.mustExec(`
+for arg in (-1, "x", float("nan"), 1.5j, 2**80):
+    try:
+        time.sleep(arg)
+    except (TypeError, ValueError, OverflowError) as e:
+        print(type(e).__name__, end=" ")
+time.sleep(0); time.sleep(True); time.sleep(0.001)
+print(time.sleep is webloop.sleep)`)
+	if got != "ValueError TypeError ValueError TypeError OverflowError True\n" {
+		t.Fatalf("stdout %q", got)
+	}
+
+	// An interrupt ends the sleep with one KeyboardInterrupt.
+	err, out, stderr, lat := s.interrupt("try:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print('caught')\nprint('after')", 200*time.Millisecond)
+	if err != nil || out != "caught\nafter\n" || lat > 500*time.Millisecond {
+		t.Fatalf("interrupted sleep: err %v, stdout %q, stderr %q, took %v", err, out, stderr, lat)
+	}
+}

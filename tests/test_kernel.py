@@ -201,3 +201,57 @@ def test_comm_buffers_from_the_front_end(kernel):
     kc.session.send(kc.shell_channel.socket, msg, buffers=[b"abc", b"de"])
     _, msgs = run_cell(kc, "print(got)")
     assert stdout_of(msgs) == "[('open', [b'\\x00\\x01\\x02']), ('msg', [b'abc', b'de'])]\n"
+
+
+def test_kernels_restored_from_the_start_up_snapshot(tmp_path):
+    """The installed kernel starts from a snapshot of an initialised
+    interpreter (made at install or by the first kernel); each restored
+    kernel is fresh and has its own random state and scratch directory."""
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
+
+    from conftest import KERNEL, TIMEOUT
+
+    values, logs = [], []
+    for _ in range(2):
+        km = KernelManager(kernel_name=KERNEL)
+        log = tempfile.NamedTemporaryFile(dir=tmp_path, suffix=".log", delete=False)
+        km.start_kernel(extra_arguments=["--log-level", "debug"], stderr=log)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=TIMEOUT)
+            reply, msgs = run_cell(kc, "import random, os\nprint(random.random(), 'mine.txt' in os.listdir('.'), 'x' in globals())")
+            assert reply["content"]["status"] == "ok"
+            values.append(stdout_of(msgs))
+            run_cell(kc, "x = 1\nopen('mine.txt', 'w').write('a')")
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=False)
+            log.close()
+        logs.append(open(log.name, errors="replace").read())
+    # Kernel start-up made or reused the snapshot; the second start used it.
+    assert "interpreter ready (restored from a snapshot)" in logs[1], logs[1][-3000:]
+    rand = [v.split()[0] for v in values]
+    assert rand[0] != rand[1], values
+    for v in values:
+        assert v.split()[1:] == ["False", "False"], values  # own home, fresh namespace
+
+
+def test_time_sleep_lets_js_timers_run(kernel):
+    """time.sleep blocks the cell, while the kernel's loop serves JS timers,
+    including ones that call back into Python (as Pyodide with JSPI would)."""
+    _, kc = kernel
+    code = (
+        "import time, js\n"
+        "from pyodide.ffi import create_proxy\n"
+        "ticks = []\n"
+        "js.eval('globalThis.n = 0; setTimeout(() => { n += 1 }, 20)')\n"
+        "js.setTimeout(create_proxy(lambda: ticks.append(js.n)), 60)\n"
+        "time.sleep(0.3)\n"
+        "print(js.n, ticks)\n"
+    )
+    reply, msgs = run_cell(kc, code)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert stdout_of(msgs) == "1 [1]\n"

@@ -39,6 +39,7 @@ import contextvars
 import heapq
 import inspect
 import itertools
+import operator
 import os
 import signal
 import struct
@@ -58,6 +59,7 @@ S = TypeVar("S")
 _U32 = struct.Struct("<I")
 _LID_NS = struct.Struct("<Iq")
 _FLAGS = struct.Struct("<Bq")
+_I64 = struct.Struct("<q")
 _FLAG_DRAIN = 1
 _FLAG_TIMER = 2
 
@@ -174,6 +176,9 @@ class _GoHost:
 
     def abort(self, cid: int) -> None:
         self.call("loop.abort", _U32.pack(cid))
+
+    def sleep(self, ns: int) -> None:
+        self.call("loop.sleep", _I64.pack(ns))
 
 
 class _LocalHost:
@@ -1027,6 +1032,42 @@ def install(capture_context: Callable[[], contextvars.Context] | None = None) ->
     except (ValueError, OSError, AttributeError):
         pass  # not the main thread, or no signals
     return loop
+
+
+# --------------------------------------------------------------------------
+# time.sleep that blocks the calling code while the Go loop goes on serving
+# JavaScript timers and I/O (loop.sleep in loop/host.go).
+
+_real_sleep = time.sleep
+
+
+def sleep(secs: float, /) -> None:
+    """Suspend the calling code for secs seconds, as time.sleep does; meanwhile
+    the kernel's event loop runs JavaScript timers, promise jobs and I/O
+    completions (asyncio's own callbacks wait until the sleep is over). An
+    interrupt ends the sleep with KeyboardInterrupt."""
+    if isinstance(secs, float):
+        if secs != secs:
+            raise ValueError("Invalid value NaN (not a number)")
+    else:
+        secs = operator.index(secs)
+    if secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    ns = round(secs * 1e9) if isinstance(secs, float) else secs * 1_000_000_000
+    if ns >= 1 << 63:
+        raise OverflowError("sleep length is too large")
+    host = _get_host()
+    if not isinstance(host, _GoHost):
+        _real_sleep(secs)
+        return
+    host.sleep(ns)
+    _checkpoint()  # an interrupt left SIGINT pending: it raises here
+
+
+def install_sleep() -> None:
+    """Make time.sleep the sleep above, when the Go loop is the host."""
+    if isinstance(_get_host(), _GoHost):
+        time.sleep = sleep  # type: ignore[assignment]
 
 
 def get_loop() -> WebLoop:

@@ -141,6 +141,7 @@ def _route_streams() -> None:
 def install_policy() -> None:
     """Install the event loop (idempotent); see the module's documentation."""
     webloop.install(capture_context=capture_parent)
+    webloop.install_sleep()
     from pyodide import http
 
     http.install_urllib()
