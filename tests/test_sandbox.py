@@ -164,3 +164,40 @@ def test_js_faults_leave_the_kernel_alive(kernel):
     assert stdout_of(msgs) == "PythonError: true\n", (stdout_of(msgs), reply["content"])
     _, msgs = run_cell(kc, "print('still alive')")
     assert stdout_of(msgs) == "still alive\n"
+
+
+def test_a_line_every_millisecond_for_thirty_seconds(kernel):
+    """A cell that prints a numbered line about every millisecond for 30 s of
+    wall time: every line arrives, whole and in order (no gap, no duplicate,
+    the last one present), and the kernel then serves the next cell."""
+    _, kc = kernel
+    code = (
+        "import time\n"
+        "t0 = time.monotonic()\n"
+        "i = 0\n"
+        "while time.monotonic() - t0 < 30:\n"
+        "    print(i)\n"
+        "    i += 1\n"
+        "    time.sleep(0.001)\n"
+        "print('done', i)"
+    )
+    reply, msgs = run_cell(kc, code, timeout=120)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    text = stdout_of(msgs)
+    assert text.endswith("\n"), text[-200:]
+    lines = text.split("\n")[:-1]
+    last = lines.pop()
+    assert last.startswith("done "), last
+    n = int(last.split()[1])
+    assert n > 1000, n  # 30 s at one line per ms, allowing for a slow shared machine
+    numbers = [int(s) if s.isdigit() else -1 for s in lines]  # -1: a broken line
+    if numbers != list(range(n)):
+        missing = sorted(set(range(n)) - set(numbers))
+        dups = len(numbers) - len(set(numbers))
+        bad = next((k for k, v in enumerate(numbers) if v != k), None)
+        pytest.fail(f"{len(numbers)} lines for {n} printed: {len(missing)} missing (first {missing[:5]}), "
+                    f"{dups} duplicated, first out of place at index {bad}")
+    reply, msgs = run_cell(kc, "1+1")
+    assert reply["content"]["status"] == "ok"
+    results = [m["content"]["data"]["text/plain"] for m in msgs if m["msg_type"] == "execute_result"]
+    assert results == ["2"]
