@@ -19,6 +19,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -207,7 +208,7 @@ func (in *Interpreter) start(ctx context.Context) error {
 	}
 
 	cctx := context.WithValue(ctx, ctxKey{}, in)
-	mod, err := in.rt.rt.InstantiateModule(cctx, in.rt.compiled, mc)
+	mod, err := in.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(cctx, memoryAllocator()), in.rt.compiled, mc)
 	if err != nil {
 		return fmt.Errorf("instantiate: %w", err)
 	}

@@ -181,13 +181,15 @@ func (in *Interpreter) restoreMemory(s *Snapshot) error {
 		return errors.New("restore: cannot write linear memory")
 	}
 	off := 0
+	var zero [snapPage]byte
 	for p := 0; p < int(s.size)/snapPage; p++ {
 		page := buf[p*snapPage : (p+1)*snapPage]
 		if s.present[p/8]&(1<<(p%8)) != 0 {
 			copy(page, s.data[off:off+snapPage])
 			off += snapPage
-		} else if uint32(p*snapPage) < cur {
-			clear(page) // beyond cur, grown memory is zero already
+		} else if uint32(p*snapPage) < cur && !bytes.Equal(page, zero[:]) {
+			clear(page) // beyond cur, grown memory is zero already; reading
+			// a zero page first keeps it from being made resident
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -143,6 +144,10 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 		} else {
 			mark("interpreter ready")
 		}
+		// Start-up left garbage (the compiled code's file, the snapshot's
+		// pages): collect it and give it back to the system, on the loop,
+		// where no guest code runs (a collection cannot preempt it).
+		l.Post(func() { debug.FreeOSMemory() })
 		return &loopKernel{Kernel: k, world: world, stop: stop, run: l.Do}, nil
 	}, nil
 }
