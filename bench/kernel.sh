@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kernel.sh: the kernel benchmarks of ../shared/bench for wasmpy and, in the
-# same run, ipykernel (kernelspec python3), then the runtime figures
-# (bench/runtime). Prints the figures; JSON results go to bench/results/.
+# same run, ipykernel (kernelspec python3), then the start-up benchmark
+# (bench/startup.py) and the runtime figures (bench/runtime). Prints the figures; JSON results go to bench/results/.
 # Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +24,7 @@ print(json.dumps({k: r[k] for k in r if k in ("cold_start", "execute_pass", "exe
 	echo "== nbconvert_bench: $k"
 	$py "$shared/bench/nbconvert_bench.py" --kernel "$k" --runs 3 --out "$out/nbconvert-$k.json" | tail -n 5
 done
+echo "== startup: process start to the first 1+1 result, with a profile"
+$py bench/startup.py --runs 5
 echo "== runtime"
 go run ./bench/runtime -compute "$shared/bench/compute.py" -repeat 3

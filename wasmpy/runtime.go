@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
@@ -180,7 +182,9 @@ func (r *Runtime) load(ctx context.Context) error {
 		return fmt.Errorf("host module: %w", err)
 	}
 	start := time.Now()
-	r.compiled, err = r.rt.CompileModule(ctx, bin)
+	// A first compile takes seconds: use every core (a cached load does not
+	// compile).
+	r.compiled, err = r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), bin)
 	if err != nil {
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
