@@ -180,9 +180,10 @@ const snapshotTarget = "wasmpy_kernel.snapshot"
 func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) error {
 	// Warm up: a first cell runs code that start-up did not (lazy imports,
 	// caches); let it run before the snapshot, not in every restored kernel.
-	warm := interp.Request{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false}`)}
-	if _, err := k.dispatch(ctx, warm, discard{}); err != nil {
-		return fmt.Errorf("warm-up: %w", err)
+	for _, warm := range warmUp {
+		if _, err := k.dispatch(ctx, warm, discard{}); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
 	}
 	out, err := k.in.Dispatch(ctx, snapshotTarget, []byte("freeze"))
 	if err != nil {
@@ -221,6 +222,14 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 			"stored_mib", snap.StoredBytes()>>20, "took", time.Since(t0))
 	}()
 	return nil
+}
+
+// warmUp are the requests run before a snapshot, so that restored kernels
+// do not pay for what they load the first time: a silent cell, and a
+// completion (jedi parses the builtins' stubs, seconds in wasm).
+var warmUp = []interp.Request{
+	{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false}`)},
+	{Op: "complete", Content: json.RawMessage(`{"code": "import os\nos.pa", "cursor_pos": 14}`)},
 }
 
 // discard drops what the warm-up cell publishes.

@@ -51,6 +51,15 @@ class WasmHistoryManager(HistoryManager):
             return
         memory_db.close()
 
+    def init_db(self) -> None:
+        """Open the database; without fsync on every commit (each cell commits:
+        an fsync cost ~10 ms a cell on a busy disk, and the history of a
+        sandbox is not worth it). A crash of the host may lose recent history,
+        never the kernel."""
+        super().init_db()
+        if str(self.hist_file) != ":memory:":
+            self.db.execute("PRAGMA synchronous = OFF")
+
     def _save_now(self) -> None:
         if self.save_flag is not None and self.save_flag.is_set():
             self.save_flag.clear()
