@@ -548,3 +548,25 @@ bad.comm_id
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InterruptInBookkeepingTest(unittest.TestCase):
+    def test_line_numbers_are_not_reused(self) -> None:
+        from wasmpy_kernel import get_kernel
+
+        hm = get_kernel().shell.history_manager
+        real = hm.store_output
+
+        def interrupted(line_num: int) -> None:
+            hm.store_output = real  # once
+            raise KeyboardInterrupt
+
+        hm.store_output = interrupted
+        reply, _ = execute("'first'")
+        self.assertEqual((reply["status"], reply["ename"]), ("error", "KeyboardInterrupt"))
+        reply, events = execute("print('second')")
+        self.assertEqual(reply["status"], "ok")
+        self.assertEqual(stream_text(events, "stdout"), "second\n")  # no "ERROR! Session/line number was not unique"
+        hm.writeout_cache()
+        inputs = [src for _, _, src in hm.get_range_stored(0, 1, None)]
+        self.assertEqual(inputs[-2:], ["'first'", "print('second')"])

@@ -150,10 +150,16 @@ class Kernel:
             host.emit("execute_input", {"code": code, "execution_count": shell.execution_count})
         cell_id = self._parent["metadata"].get("cellId")
         outer_allow_stdin, self._allow_stdin = self._allow_stdin, bool(content.get("allow_stdin", False))
+        count = shell.execution_count
         try:
             res = shell.run_cell(code, store_history=store_history, silent=silent, cell_id=cell_id)
         finally:
             self._allow_stdin = outer_allow_stdin
+            if store_history and shell.execution_count == count:
+                # An interrupt landed in IPython's bookkeeping after the
+                # cell's input was stored, before the count moved on: never
+                # reuse the line number (the next history insert would clash).
+                shell.execution_count += 1
         reply: JSONDict = {}
         if res.success:
             reply["status"] = "ok"
