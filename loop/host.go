@@ -57,6 +57,16 @@ const (
 // Option configures Attach.
 type Option func(*glue)
 
+// BlockFunc runs the loop while Python is blocked in a host function, until
+// done reports true or ctx is done (see WithBlocker). Call it on the loop
+// goroutine, from the host function; done is polled when the loop wakes, so
+// whatever makes it true must also Post to the loop.
+type BlockFunc func(ctx context.Context, done func() bool) error
+
+// WithBlocker stores in *dst the function that blocks Python the way
+// time.sleep does here: for other host functions that wait (input()).
+func WithBlocker(dst *BlockFunc) Option { return func(g *glue) { *dst = g.block } }
+
 // WithFetcher makes loop.fetch use f (its Policy says what Python may fetch).
 // Without it, a Fetcher with the DenyAll policy answers: only data: URLs work.
 func WithFetcher(f *Fetcher) Option { return func(g *glue) { g.fetcher = f } }
@@ -129,6 +139,21 @@ func (g *glue) sleep(ctx context.Context, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("loop.sleep: %w", errShort)
 	}
 	d := time.Duration(int64(binary.LittleEndian.Uint64(data)))
+	expired := false
+	t := g.l.SetTimer(max(d, 0), false, func() { expired = true })
+	defer g.l.ClearTimer(t)
+	if err := g.block(ctx, func() bool { return expired }); err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("loop.sleep: %w", err)
+	}
+	// An interrupt ends the sleep early; the SIGINT it left pending raises
+	// KeyboardInterrupt in Python once, as after any interrupted sleep.
+	return nil, nil
+}
+
+// block runs the loop (nested) until done reports true or ctx is done, with
+// Python's asyncio work held back meanwhile: the Python code that called the
+// host function waiting here is blocked, as in time.sleep or input().
+func (g *glue) block(ctx context.Context, done func() bool) error {
 	g.blocking++
 	defer func() {
 		g.blocking--
@@ -136,15 +161,7 @@ func (g *glue) sleep(ctx context.Context, data []byte) ([]byte, error) {
 			g.resume()
 		}
 	}()
-	expired := false
-	t := g.l.SetTimer(max(d, 0), false, func() { expired = true })
-	defer g.l.ClearTimer(t)
-	if err := g.l.RunUntil(ctx, func() bool { return expired }); err != nil && ctx.Err() == nil {
-		return nil, fmt.Errorf("loop.sleep: %w", err)
-	}
-	// An interrupt ends the sleep early; the SIGINT it left pending raises
-	// KeyboardInterrupt in Python once, as after any interrupted sleep.
-	return nil, nil
+	return g.l.RunUntil(ctx, done)
 }
 
 // held reports whether Python's asyncio work must wait (a sleep is in

@@ -123,6 +123,28 @@ def test_input_round_trip(kernel):
     assert stdout_of(msgs) == "wasm\n"
 
 
+def test_js_timers_run_while_input_waits(kernel):
+    """input() blocks the cell, not the kernel's event loop: a JS interval
+    keeps ticking until the front end replies."""
+    _, kc = kernel
+    code = (
+        "import js\n"
+        "js.eval('globalThis.n = 0; globalThis.iv = setInterval(() => { n += 1 }, 10)')\n"
+        "answer = input('wait: ')\n"
+        "print(answer, js.n >= 10)\n"
+        "js.clearInterval(js.iv)\n"
+    )
+    msg_id = kc.execute(code, allow_stdin=True)
+    req = kc.get_stdin_msg(timeout=10)
+    assert req["content"]["prompt"] == "wait: "
+    time.sleep(0.4)
+    kc.input("ok")
+    reply = kc.get_shell_msg(timeout=10)
+    assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok", reply["content"]
+    _, msgs = run_cell(kc, "print(answer, js.n >= 10)")
+    assert stdout_of(msgs) == "ok True\n"
+
+
 def test_stdin_not_allowed(kernel):
     _, kc = kernel
     reply, _ = run_cell(kc, "input('x')", allow_stdin=False)

@@ -27,6 +27,11 @@ type KernelConfig struct {
 	// event loop) and waits for it. Nil: fn runs on the caller's goroutine.
 	Run func(ctx context.Context, fn func()) error
 
+	// Block, when set, waits for ready to be closed while Python is blocked
+	// in a host function (input()), serving the interpreter's event loop
+	// meanwhile; it returns early with ctx's error. Nil: just wait.
+	Block func(ctx context.Context, ready <-chan struct{}) error
+
 	// Snapshots, when set, makes start-up fast: the first kernel for a given
 	// key snapshots its interpreter once IPython is up, and later kernels
 	// are restored from that snapshot instead of starting CPython and IPython
@@ -58,13 +63,14 @@ type Kernel struct {
 	ev interp.Events // of the call in progress, or nil between calls
 
 	saving sync.WaitGroup // the start-up snapshot being saved
+	block  func(ctx context.Context, ready <-chan struct{}) error
 }
 
 var _ interp.Interpreter = (*Kernel)(nil)
 
 // NewKernel starts an interpreter and IPython inside it.
 func (r *Runtime) NewKernel(ctx context.Context, cfg KernelConfig) (*Kernel, error) {
-	k := &Kernel{bg: cfg.Background, run: cfg.Run}
+	k := &Kernel{bg: cfg.Background, run: cfg.Run, block: cfg.Block}
 	if k.run == nil {
 		k.run = func(_ context.Context, fn func()) error { fn(); return nil }
 	}
@@ -381,7 +387,21 @@ func (k *Kernel) input(ctx context.Context, data []byte) ([]byte, error) {
 	if ev == nil {
 		return nil, errors.New("stdin-not-allowed")
 	}
-	v, err := ev.Input(ctx, req.Prompt, req.Password)
+	var v string
+	var err error
+	if k.block == nil {
+		v, err = ev.Input(ctx, req.Prompt, req.Password)
+	} else {
+		// Wait for the reply while the event loop goes on.
+		ready := make(chan struct{})
+		go func() {
+			defer close(ready)
+			v, err = ev.Input(ctx, req.Prompt, req.Password)
+		}()
+		if berr := k.block(ctx, ready); berr != nil {
+			<-ready // ctx is done: the input request gives up too
+		}
+	}
 	switch {
 	case errors.Is(err, interp.ErrStdinNotAllowed):
 		return nil, errors.New("stdin-not-allowed")

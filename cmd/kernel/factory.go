@@ -95,10 +95,36 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 		go l.Run(lctx)
 		fetcher := loop.NewPolicyFetcher(opts.Net)
 		var world *jsbridge.World
+		var block loop.BlockFunc
 		k, err := rt.NewKernel(ctx, wasmpy.KernelConfig{
-			Config:      cfg,
-			Background:  bg,
-			Run:         l.Do,
+			Config:     cfg,
+			Background: bg,
+			Run:        l.Do,
+			Block: func(ctx context.Context, ready <-chan struct{}) error {
+				if block == nil {
+					select {
+					case <-ready:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				go func() {
+					select {
+					case <-ready:
+						l.Post(func() {}) // wake the loop to see it
+					case <-ctx.Done():
+					}
+				}()
+				return block(ctx, func() bool {
+					select {
+					case <-ready:
+						return true
+					default:
+						return false
+					}
+				})
+			},
 			Snapshots:   snapshots,
 			SnapshotKey: snapKey,
 			Quiescent: func() error {
@@ -113,7 +139,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 			Setup: []func(context.Context, *wasmpy.Interpreter) error{
 				func(_ context.Context, in *wasmpy.Interpreter) error {
 					in.Register("permissions", func(context.Context, []byte) ([]byte, error) { return permsJSON, nil })
-					return loop.Attach(lctx, l, in, loop.WithFetcher(fetcher))
+					return loop.Attach(lctx, l, in, loop.WithFetcher(fetcher), loop.WithBlocker(&block))
 				},
 				func(_ context.Context, in *wasmpy.Interpreter) error {
 					w, err := jsbridge.New(jsbridge.Options{
