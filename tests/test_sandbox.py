@@ -8,6 +8,7 @@ import http.server
 import os
 import subprocess
 import threading
+import time
 
 import pytest
 from conftest import run_cell, stdout_of
@@ -19,6 +20,10 @@ def server():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             body = b"hello from 127.0.0.1"
+            if self.path == "/big":
+                body = b"x" * 5000
+            elif self.path == "/slow":
+                time.sleep(5)
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -58,12 +63,14 @@ def test_permissions(tmp_path, server):
     (ro / "in.txt").write_text("readable")
     (hidden / "secret.txt").write_text("secret")
     km, kc = start(tmp_path, "wasmpy-perms", f"--allow-read={ro}", f"--allow-write={rw}",
-                   "--allow-env=WASMPY_TEST_SECRET", f"--allow-net={server}", "--memory=512M")
+                   "--allow-env=WASMPY_TEST_SECRET", f"--allow-net={server}", "--memory=512M",
+                   "--fetch-max-bytes=1000", "--fetch-timeout=3s")
     try:
         _, msgs = run_cell(kc, "%permissions")
         shown = stdout_of(msgs)
-        assert f"read          {ro}" in shown and f"write         {rw}" in shown
-        assert "WASMPY_TEST_SECRET" in shown and "memory_mib    512" in shown and server in shown
+        assert f"read            {ro}" in shown and f"write           {rw}" in shown
+        assert "WASMPY_TEST_SECRET" in shown and "memory_mib      512" in shown and server in shown
+        assert "fetch_max_bytes 1000" in shown and "fetch_timeout   3s" in shown
         code = f"""
 import os
 print(open({str(ro / 'in.txt')!r}).read())
@@ -83,6 +90,10 @@ print(os.environ.get('WASMPY_TEST_SECRET'), os.environ.get('WASMPY_TEST_OTHER'))
         assert (rw / "result.txt").read_text() == "written"
         _, msgs = run_cell(kc, f"from pyodide.http import pyfetch\nr = await pyfetch('http://{server}/')\nprint(await r.text())")
         assert stdout_of(msgs) == "hello from 127.0.0.1\n"
+        # Over --fetch-max-bytes, and past --fetch-timeout.
+        for path, want in (("big", "over the limit of 1000"), ("slow", "timed out")):
+            reply, _ = run_cell(kc, f"from pyodide.http import pyfetch\nawait pyfetch('http://{server}/{path}')")
+            assert reply["content"]["status"] == "error" and want in reply["content"]["evalue"], reply["content"]
         reply, _ = run_cell(kc, "from pyodide.http import open_url\nopen_url('http://127.0.0.2:9/')")
         assert reply["content"]["ename"] == "PermissionError" and "--allow-net" in reply["content"]["evalue"]
         reply, msgs = run_cell(kc, "try:\n    x = bytearray(1024 ** 3)\nexcept MemoryError:\n    print('MemoryError')")
@@ -96,7 +107,8 @@ def test_no_permissions_by_default(kernel, server):
     _, kc = kernel
     _, msgs = run_cell(kc, "%permissions")
     shown = stdout_of(msgs)
-    assert "network       none" in shown and "read          none" in shown and "env           none" in shown
+    assert "network         none" in shown and "read            none" in shown and "env             none" in shown
+    assert "fetch_max_bytes 67108864" in shown and "fetch_timeout   1m0s" in shown
     reply, _ = run_cell(kc, f"from pyodide.http import pyfetch\nawait pyfetch('http://{server}/')")
     assert reply["content"]["ename"] == "PermissionError"
     assert f"--allow-net={server}" in reply["content"]["evalue"]

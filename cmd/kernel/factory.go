@@ -4,6 +4,7 @@ package main
 // place that knows how interpreters are made.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +66,8 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 	}
 	perms := permissionsOf(opts, env)
 	log.Info("sandbox permissions", "network", perms.Network, "read", perms.Read, "write", perms.Write,
-		"env", perms.Env, "memory_mib", perms.MemoryMiB, "cell_timeout", perms.CellTimeout)
+		"env", perms.Env, "memory_mib", perms.MemoryMiB, "cell_timeout", perms.CellTimeout,
+		"fetch_max_bytes", perms.FetchMax, "fetch_timeout", perms.FetchTime)
 	permsJSON, err := json.Marshal(perms)
 	if err != nil {
 		return nil, err
@@ -94,6 +97,8 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 		lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		go l.Run(lctx)
 		fetcher := loop.NewPolicyFetcher(opts.Net)
+		fetcher.MaxResponseBytes = opts.FetchMaxBytes
+		fetcher.Timeout = opts.FetchTimeout
 		var world *jsbridge.World
 		var block loop.BlockFunc
 		k, err := rt.NewKernel(ctx, wasmpy.KernelConfig{
@@ -292,11 +297,15 @@ type permissions struct {
 	Env         []string `json:"env"`
 	MemoryMiB   int      `json:"memory_mib"`
 	CellTimeout string   `json:"cell_timeout"`
+	FetchMax    string   `json:"fetch_max_bytes"`
+	FetchTime   string   `json:"fetch_timeout"`
 }
 
 func permissionsOf(opts runtimeOptions, env map[string]string) permissions {
 	p := permissions{Network: opts.Net.String(), Read: []string{}, Write: []string{}, Env: []string{},
-		MemoryMiB: opts.MemoryLimitMiB, CellTimeout: "off"}
+		MemoryMiB: opts.MemoryLimitMiB, CellTimeout: "off",
+		FetchMax:  strconv.FormatInt(cmp.Or(opts.FetchMaxBytes, loop.DefaultMaxResponseBytes), 10),
+		FetchTime: cmp.Or(opts.FetchTimeout, loop.DefaultFetchTimeout).String()}
 	if p.MemoryMiB == 0 {
 		p.MemoryMiB = wasmpy.DefaultMemoryLimit >> 20
 	}

@@ -56,6 +56,9 @@ func TestCommands(t *testing.T) {
 		{args: []string{"install", "--prefix", empty, "--mount", "a:b"}, code: exitUsage, wantErr: "guest path must be absolute"},
 		{args: []string{"install", "--prefix", empty, "--env", "=x"}, code: exitUsage, wantErr: "use NAME=VALUE"},
 		{args: []string{"install", "--prefix", empty, "--name", "bad name"}, code: exitError, wantErr: "invalid kernel name"},
+		{args: []string{"install", "--prefix", empty, "--fetch-max-bytes", "0"}, code: exitUsage, wantErr: "bad size"},
+		{args: []string{"install", "--prefix", empty, "--fetch-max-bytes", "lots"}, code: exitUsage, wantErr: "bad size"},
+		{args: []string{"install", "--prefix", empty, "--fetch-timeout", "-1s"}, code: exitUsage, wantErr: "--fetch-timeout must not be negative"},
 		{args: []string{"uninstall", "--prefix", empty}, code: exitError, wantErr: `no kernel spec "wasmpy"`},
 		{args: []string{"uninstall", "--help"}, code: exitOK, wantOut: "Remove an installed kernel spec"},
 	}
@@ -82,7 +85,8 @@ func TestInstallStoresFlags(t *testing.T) {
 	prefix := t.TempDir()
 	t.Chdir(t.TempDir())
 	code, out, errs := runCmd(t, "install", "--prefix", prefix, "--name", "Test-K",
-		"--log-level", "DEBUG", "--mount", "data:/data:ro", "--env", "A=1 2", "--cell-timeout", "30s", "--memory-limit", "512")
+		"--log-level", "DEBUG", "--mount", "data:/data:ro", "--env", "A=1 2", "--cell-timeout", "30s", "--memory-limit", "512",
+		"--fetch-max-bytes", "2M", "--fetch-timeout", "5s")
 	if code != exitOK {
 		t.Fatalf("install: exit %d: %s", code, errs)
 	}
@@ -108,7 +112,7 @@ func TestInstallStoresFlags(t *testing.T) {
 	cwd, _ := os.Getwd()
 	want := []string{exe, "kernel", "-f", "{connection_file}",
 		"--log-level", "debug", "--mount", filepath.Join(cwd, "data") + ":/data:ro", "--env", "A=1 2",
-		"--cell-timeout", "30s", "--memory-limit", "512"}
+		"--cell-timeout", "30s", "--memory-limit", "512", "--fetch-max-bytes", "2M", "--fetch-timeout", "5s"}
 	if !reflect.DeepEqual(spec.Argv, want) {
 		t.Errorf("argv\n got %q\nwant %q", spec.Argv, want)
 	}

@@ -33,6 +33,8 @@ type runtimeOptions struct {
 	RuntimeDir     string         // "": the runtime finds its files
 	CacheDir       string         // "": the runtime's default compilation cache
 	NoSnapshot     bool           // start every interpreter from scratch
+	FetchMaxBytes  int64          // 0: loop.DefaultMaxResponseBytes
+	FetchTimeout   time.Duration  // 0: loop.DefaultFetchTimeout
 }
 
 // kernelOptions are the flags of `wasmpy kernel` that install stores into
@@ -59,6 +61,8 @@ func addKernelFlags(fs *flag.FlagSet, o *kernelOptions) {
 	fs.Var((*memoryFlag)(&o.runtime.MemoryLimitMiB), "memory", "cap the interpreter's memory at `SIZE` (512M, 2G; same as --memory-limit)")
 	fs.StringVar(&o.runtime.RuntimeDir, "runtime-dir", "", "use the Python runtime (python.wasm, lib.zip) in `DIR`")
 	fs.StringVar(&o.runtime.CacheDir, "cache-dir", "", "keep compiled code and start-up snapshots in `DIR`")
+	fs.Var((*byteSize)(&o.runtime.FetchMaxBytes), "fetch-max-bytes", "refuse fetch responses larger than `SIZE` (64M, 500K; default 64M)")
+	fs.DurationVar(&o.runtime.FetchTimeout, "fetch-timeout", 0, "give up a fetch (body included) after `DURATION` (default 60s)")
 	fs.BoolVar(&o.runtime.NoSnapshot, "no-snapshot", false, "start every interpreter from scratch, not from a snapshot\nof one whose start-up is done (slower start)")
 }
 
@@ -167,6 +171,9 @@ func (o *kernelOptions) check() error {
 	if o.cellTimeout < 0 {
 		return errors.New("--cell-timeout must not be negative")
 	}
+	if o.runtime.FetchTimeout < 0 {
+		return errors.New("--fetch-timeout must not be negative")
+	}
 	if o.runtime.MemoryLimitMiB < 0 {
 		return errors.New("--memory-limit must not be negative")
 	}
@@ -179,6 +186,37 @@ func (o *kernelOptions) check() error {
 			*p = abs
 		}
 	}
+	return nil
+}
+
+// byteSize is a size in bytes given as a number with an optional K, M or G
+// (binary multiples).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	if b == nil || *b == 0 {
+		return ""
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mul := 1.0
+	switch {
+	case strings.HasSuffix(t, "G"):
+		mul, t = 1<<30, t[:len(t)-1]
+	case strings.HasSuffix(t, "M"):
+		mul, t = 1<<20, t[:len(t)-1]
+	case strings.HasSuffix(t, "K"):
+		mul, t = 1<<10, t[:len(t)-1]
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 1 || v*mul > 1<<40 {
+		return fmt.Errorf("bad size %q: use a number of bytes or a size such as 500K, 64M or 1G", s)
+	}
+	*b = byteSize(v * mul)
 	return nil
 }
 

@@ -149,15 +149,16 @@ class WasmMagics(Magics):
     def permissions(self, arg_s: str) -> None:
         """Show what this kernel's sandbox may reach (set by the flags it was
         installed with: --allow-net, --allow-read, --allow-write, --allow-env,
-        --memory-limit)."""
+        --memory, --cell-timeout, --fetch-max-bytes, --fetch-timeout)."""
         from wasmpy_kernel import permissions
 
         perms = permissions()
-        for key in ("network", "read", "write", "env", "memory_mib", "cell_timeout"):
+        keys = ("network", "read", "write", "env", "memory_mib", "cell_timeout", "fetch_max_bytes", "fetch_timeout")
+        for key in keys:
             value = perms.get(key)
             if isinstance(value, list):
                 value = ", ".join(value) if value else "none"
-            print(f"{key:13} {value}")
+            print(f"{key:15} {value}")
 
 
 def _refuse_packages(name: str) -> Callable[..., None]:
