@@ -3,7 +3,6 @@ package wasmpy
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -75,14 +74,9 @@ func hostCall(ctx context.Context, m api.Module, stack []uint64) {
 	case !ok1 || !ok2:
 		err = errors.New("host call arguments out of bounds")
 	default:
-		fn := in.hostFunc(string(name))
-		if fn == nil {
-			err = fmt.Errorf("no host function %q", name)
-		} else {
-			// data aliases guest memory, which a re-entrant call may grow
-			// (and so move): handlers get their own copy.
-			out, err = fn(ctx, append([]byte(nil), data...))
-		}
+		// data aliases guest memory, which a re-entrant call may grow
+		// (and so move): handlers get their own copy.
+		out, err = in.callHost(ctx, name, append([]byte(nil), data...))
 	}
 	if err != nil {
 		kind := byte('E')

@@ -105,7 +105,7 @@ type Interpreter struct {
 
 	gen         atomic.Uint64 // counts top-level calls; 0 bit = a call is running
 	wake        chan struct{}
-	hostCancels sync.Map // *context.CancelFunc of host calls in progress
+	intr        atomic.Pointer[chan struct{}] // closed by an interrupt (see hostCtx)
 	callCancel  atomic.Pointer[context.CancelCauseFunc]
 	abandoned   chan struct{} // closed when a call is given up on
 	abandonOnce sync.Once
@@ -134,6 +134,8 @@ func (r *Runtime) NewInterpreter(ctx context.Context, cfg Config) (*Interpreter,
 		wake:      make(chan struct{}, 1),
 		abandoned: make(chan struct{}),
 	}
+	intr := make(chan struct{})
+	in.intr.Store(&intr)
 	if err := in.start(ctx); err != nil {
 		in.Close()
 		return nil, fmt.Errorf("start interpreter: %w", err)
@@ -289,28 +291,49 @@ func (in *Interpreter) Register(name string, fn HostFunc) {
 	in.mu.Unlock()
 }
 
-func (in *Interpreter) hostFunc(name string) HostFunc {
+// callHost runs the host function name for the guest. It sees a context
+// that an interrupt cancels (see hostCtx).
+func (in *Interpreter) callHost(ctx context.Context, name []byte, data []byte) ([]byte, error) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	fn := in.handlers[name]
+	fn := in.handlers[string(name)]
+	in.mu.Unlock()
 	if fn == nil {
+		return nil, fmt.Errorf("no host function %q", name)
+	}
+	out, err := fn(&hostCtx{Context: ctx, intr: *in.intr.Load()}, data)
+	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		return nil, KeyboardInterrupt("interrupted")
+	}
+	return out, err
+}
+
+// hostCtx is the context of a host function: its guest call's, and also
+// done when the interpreter is interrupted while it runs. It costs no
+// allocation beyond itself: the interrupt closes the channel shared by the
+// host calls in progress and makes a fresh one for later calls.
+type hostCtx struct {
+	context.Context
+	intr chan struct{}
+}
+
+func (c *hostCtx) Done() <-chan struct{} { return c.intr }
+
+func (c *hostCtx) Err() error {
+	select {
+	case <-c.intr:
+		if err := c.Context.Err(); err != nil {
+			return err
+		}
+		return context.Canceled
+	default:
 		return nil
 	}
-	// Host functions see a context that an interrupt cancels.
-	return func(ctx context.Context, data []byte) ([]byte, error) {
-		hctx, cancel := context.WithCancel(ctx)
-		key := &cancel
-		in.hostCancels.Store(key, cancel)
-		defer func() {
-			in.hostCancels.Delete(key)
-			cancel()
-		}()
-		out, err := fn(hctx, data)
-		if err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
-			return nil, KeyboardInterrupt("interrupted")
-		}
-		return out, err
-	}
+}
+
+// interruptHosts cancels the contexts of the host calls in progress.
+func (in *Interpreter) interruptHosts() {
+	fresh := make(chan struct{})
+	close(*in.intr.Swap(&fresh))
 }
 
 // ErrExecFailed is returned by Exec when the code raised; the traceback went
@@ -389,6 +412,7 @@ func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []by
 	}
 	cctx, cancel := context.WithCancelCause(context.WithValue(ctx, ctxKey{}, in))
 	defer cancel(nil)
+	defer context.AfterFunc(cctx, in.interruptHosts)() // a hard stop, or the caller's ctx
 	in.callCancel.Store(&cancel)
 	defer in.callCancel.Store(nil)
 	gcpause.Enter()
@@ -544,10 +568,7 @@ func (in *Interpreter) Interrupt() {
 	case in.wake <- struct{}{}:
 	default:
 	}
-	in.hostCancels.Range(func(_, v any) bool {
-		v.(context.CancelFunc)()
-		return true
-	})
+	in.interruptHosts()
 	go in.watchInterrupt(g)
 }
 
