@@ -236,6 +236,9 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 var warmUp = []interp.Request{
 	{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false}`)},
 	{Op: "complete", Content: json.RawMessage(`{"code": "import os\nos.pa", "cursor_pos": 14}`)},
+	// jedi fills its caches over two completions: the second of the same
+	// code still takes 0.6 s, the third 0.17 s.
+	{Op: "complete", Content: json.RawMessage(`{"code": "import os\nos.pa", "cursor_pos": 14}`)},
 }
 
 // discard drops what the warm-up cell publishes.
