@@ -15,8 +15,11 @@ go vet ./...
 echo "== go test"
 go test -count=1 -timeout 20m ./...
 echo "== fuzz (bounded)"
-for target in $(go test -list '^Fuzz' ./messaging/ | grep '^Fuzz'); do
-	go test -run='^$' -fuzz="^${target}\$" -fuzztime=15s ./messaging/ 2>&1 | tail -n 2
+for pkg in ./messaging/ ./wasmpy/; do
+	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+		echo "fuzz $pkg $target"
+		go test -run='^$' -fuzz="^${target}\$" -fuzztime=15s "$pkg" 2>&1 | tail -n 2
+	done
 done
 echo "== the kernel's Python side, natively (wasmpy/python/tests)"
 bash wasmpy/python/tests/run.sh -q
