@@ -393,6 +393,18 @@ asyncio.run(main())`, "50\n"},
     fut.set_result("v")
     print(await p)
 asyncio.run(main())`, "got v\n"},
+		{"settled and pending promises", `async def main():
+    js.eval("globalThis.order = []; Promise.resolve().then(() => order.push('queued before'))")
+    v = await js.Promise.resolve("settled")  # answered at once
+    order = list(js.order)
+    w = await run_js("Promise.resolve().then(() => 'settles during the call')")
+    try:
+        await js.Promise.reject(js.TypeError.new("no"))
+    except JsException as e:
+        err = e.name + " " + e.message
+    late = await run_js("new Promise(r => setTimeout(() => r('later'), 5))")
+    print(v, order, w, err, late)
+asyncio.run(main())`, "settled ['queued before'] settles during the call TypeError no later\n"},
 		{"then catch finally", `async def main():
     r = await js.Promise.resolve(2).then(lambda v: v * 3)
     c = await run_js("Promise.reject(new Error('x'))").catch(lambda e: "caught " + e.message)

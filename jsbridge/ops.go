@@ -561,6 +561,16 @@ func (w *World) await(r *reader) []byte {
 		panic(err)
 	}
 	p := res.ToObject(w.rt)
+	// Settled already: answer now. Python resumes only after this call
+	// returns, and so after the jobs queued meanwhile, as with then().
+	if prom, ok := p.Export().(*goja.Promise); ok {
+		switch prom.State() {
+		case goja.PromiseStateFulfilled:
+			return w.appendValue([]byte{tSettled}, prom.Result())
+		case goja.PromiseStateRejected:
+			return append([]byte{tRejected}, w.encodeThrown(prom.Result())...)
+		}
+	}
 	settle := func(ok bool) goja.Value {
 		return w.rt.ToValue(func(c goja.FunctionCall) goja.Value {
 			b := []byte{'F'}

@@ -61,6 +61,10 @@ const (
 	tIntr    = 'K'
 	tRaise   = 'Z'
 	tMissing = 'A'
+	// Replies of opAwait for a promise already settled: 'V' value, or 'Y'
+	// and the reason as an 'E'/'X' value.
+	tSettled  = 'V'
+	tRejected = 'Y'
 )
 
 // Kinds of Python exceptions a 'Z' result raises.

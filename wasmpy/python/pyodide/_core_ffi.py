@@ -1052,7 +1052,29 @@ class _Awaitable:
     __slots__ = ()
 
     def __await__(self):
-        return _await_promise(self).__await__()
+        token = _future_ids()
+        _futures[token] = None  # a settlement during the call goes to _early
+        try:
+            r = _hostcall(HOST, b"W" + self._hb + _u64(token))
+        except BaseException:
+            _futures.pop(token, None)
+            raise
+        t = r[0]
+        if t == 86 or t == 89:  # 'V', 'Y': settled already
+            _futures.pop(token, None)
+            if t == 86:
+                return _dec(r, 1)[0]
+            raise _exc_value(r, 1)
+        _check(r)
+        early = _early.pop(token, None)
+        if early is not None:
+            _futures.pop(token, None)
+            if isinstance(early, _Rejected):
+                raise early.exc
+            return early.value
+        fut = asyncio.get_event_loop().create_future()
+        _futures[token] = fut
+        return (yield from fut)
 
     def then(self, onfulfilled=None, onrejected=None):
         """The :js:meth:`Promise.then` API, wrapped to manage the lifetimes of the handlers."""
@@ -1095,31 +1117,43 @@ class _Awaitable:
         return _helper(H_FINALLY, p, create_once_callable(onfinally))
 
 
-_futures: dict[int, asyncio.Future] = {}
+# Awaits in progress: token -> the future to settle, or None while the host
+# call that registered the await runs (a settlement then goes to _early).
+_futures: dict[int, asyncio.Future | None] = {}
 _future_ids = itertools.count(1).__next__
 
 
-def _await_promise(p: JsProxy) -> asyncio.Future:
-    loop = asyncio.get_event_loop()
-    fut = loop.create_future()
-    token = _future_ids()
-    _futures[token] = fut
-    _check(_hostcall(HOST, b"W" + p._hb + _u64(token)))
-    return fut
+class _Fulfilled:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Rejected:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_early: dict[int, _Fulfilled | _Rejected] = {}
 
 
 def _settle_future(data: bytes) -> bytes:
     token = _u64_at(data, 1)[0]
     ok = data[9]
-    fut = _futures.pop(token, None)
-    if ok:
-        v = _dec(data, 10)[0]
-        if fut is not None and not fut.done():
-            fut.set_result(v)
-    else:
-        exc = _exc_value(data, 10)
-        if fut is not None and not fut.done():
-            fut.set_exception(exc)
+    if token not in _futures:
+        return b"u"
+    fut = _futures.pop(token)
+    outcome: _Fulfilled | _Rejected = _Fulfilled(_dec(data, 10)[0]) if ok else _Rejected(_exc_value(data, 10))
+    if fut is None:
+        _early[token] = outcome
+    elif not fut.done():
+        if isinstance(outcome, _Fulfilled):
+            fut.set_result(outcome.value)
+        else:
+            fut.set_exception(outcome.exc)
     return b"u"
 
 
