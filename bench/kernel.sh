@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # kernel.sh: the kernel benchmarks of ../shared/bench for wasmpy and, in the
 # same run, ipykernel (kernelspec python3), then the start-up benchmark
-# (bench/startup.py) and the runtime figures (bench/runtime). Prints the figures; JSON results go to bench/results/.
+# (bench/startup.py) and the runtime figures (bench/runtime; compute.py also
+# in Pyodide under Node when npm is there). Prints the figures; JSON results
+# go to bench/results/.
 # Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,5 +28,9 @@ print(json.dumps({k: r[k] for k in r if k in ("cold_start", "execute_pass", "exe
 done
 echo "== startup: process start to the first 1+1 result, with a profile"
 $py bench/startup.py --runs 5
+if command -v npm >/dev/null && [ ! -d bench/pyodide/node_modules/pyodide ]; then
+	echo "== npm: pyodide for the compute comparison"
+	npm install --no-package-lock --no-audit --no-fund --prefix bench/pyodide >/dev/null
+fi
 echo "== runtime"
 go run ./bench/runtime -compute "$shared/bench/compute.py" -repeat 3

@@ -2,7 +2,9 @@
 // first compile, cached load, instantiate to first output, `import IPython`,
 // RSS, and ../shared/bench/compute.py inside wasmpy against a native build of
 // the same CPython source (and the host's python3) in the same run.
-// It also starts kernels from a start-up snapshot, as installed kernels do.
+// It also starts kernels from a start-up snapshot, as installed kernels do,
+// and runs compute.py in Pyodide under Node when `npm install --no-package-lock
+// --prefix bench/pyodide` was done (run it from the repository's root).
 //
 //	go run ./bench/runtime [-compute ../shared/bench/compute.py] [-repeat 3] [-scale 1]
 package main
@@ -164,6 +166,11 @@ func run(computePath string, repeat int, scale float64, hardStop, both bool) err
 		}
 		runs[name] = parseCompute(b)
 	}
+	if res, err := pyodideCompute(computePath, repeat, scale); err != nil {
+		fmt.Printf("Pyodide in Node: %v\n", err)
+	} else {
+		runs["Pyodide 0.29 in Node"] = res
+	}
 	names := make([]string, 0, len(runs))
 	for n := range runs {
 		names = append(names, n)
@@ -181,6 +188,18 @@ func run(computePath string, repeat int, scale float64, hardStop, both bool) err
 			fmt.Printf(" %13.3f", runs[n][b])
 		}
 		fmt.Println()
+	}
+	if pyo, ok := runs["Pyodide 0.29 in Node"]; ok {
+		for _, n := range names {
+			if !strings.HasPrefix(n, "wasmpy") {
+				continue
+			}
+			fmt.Printf("%-36s", n+" / Pyodide")
+			for _, b := range benches {
+				fmt.Printf(" %12.2fx", runs[n][b]/pyo[b])
+			}
+			fmt.Println()
+		}
 	}
 	if nat, ok := runs["native CPython 3.13 (same source)"]; ok {
 		for _, n := range names {
@@ -250,6 +269,28 @@ func restoreFigures(ctx context.Context, rt *wasmpy.Runtime) error {
 	}
 	fmt.Printf("%-38s %8.1f ms\n", "restore to first output", ms((<-firstOut).Sub(t0)))
 	return nil
+}
+
+// pyodideCompute runs compute.py in Pyodide under Node, when node and the
+// npm package (npm install --no-package-lock --prefix bench/pyodide) are there.
+func pyodideCompute(computePath string, repeat int, scale float64) (map[string]float64, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("not measured: no node on PATH")
+	}
+	if _, err := os.Stat(filepath.Join("bench", "pyodide", "node_modules", "pyodide")); err != nil {
+		return nil, fmt.Errorf("not measured: run `npm install --no-package-lock --prefix bench/pyodide` first")
+	}
+	b, err := exec.Command(node, filepath.Join("bench", "pyodide", "compute.mjs"), computePath, fmt.Sprint(repeat), fmt.Sprint(scale)).Output()
+	if err != nil {
+		return nil, fmt.Errorf("compute.py in Pyodide: %w", err)
+	}
+	s := string(b)
+	i := strings.LastIndex(s, "COMPUTE ")
+	if i < 0 {
+		return nil, fmt.Errorf("no result from Pyodide: %q", s)
+	}
+	return parseCompute([]byte(s[i+len("COMPUTE "):])), nil
 }
 
 func wasmCompute(ctx context.Context, in *wasmpy.Interpreter, out *strings.Builder, code string) (map[string]float64, error) {
