@@ -184,6 +184,9 @@ const snapshotTarget = "wasmpy_kernel.snapshot"
 // snapshot freezes the freshly started interpreter, saves the snapshot (in
 // the background) and thaws the interpreter again.
 func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) error {
+	if err := cfg.Snapshots.Writable(); err != nil {
+		return fmt.Errorf("snapshot store: %w", err)
+	}
 	// Warm up: a first cell runs code that start-up did not (lazy imports,
 	// caches); let it run before the snapshot, not in every restored kernel.
 	for _, warm := range warmUp {

@@ -448,6 +448,20 @@ func (st *SnapshotStore) Save(s *Snapshot) error {
 	return nil
 }
 
+// Writable reports why the store cannot save snapshots, or nil: checked
+// before the work of making one.
+func (st *SnapshotStore) Writable() error {
+	if err := os.MkdirAll(st.dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(st.dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Remove deletes the snapshot of key, if any.
 func (st *SnapshotStore) Remove(key string) {
 	if err := os.Remove(st.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {

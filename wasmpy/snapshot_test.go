@@ -212,6 +212,27 @@ func TestKernelSnapshotNotQuiescent(t *testing.T) {
 	}
 }
 
+func TestKernelSnapshotStoreNotWritable(t *testing.T) {
+	rt := testRuntime(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cfg := KernelConfig{Snapshots: NewSnapshotStore(filepath.Join(dir, "file", "snapshots"), nil)}
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	t0 := time.Now()
+	k := newKernel(t, rt, cfg)
+	if _, res := run(t, k, "6 * 7"); res != "42" {
+		t.Fatalf("kernel: %q", res)
+	}
+	// No warm-up was paid for a snapshot that could not be saved.
+	if !strings.Contains(logs.String(), "no start-up snapshot") || !strings.Contains(logs.String(), "snapshot store") {
+		t.Fatalf("logs:\n%s", logs.String())
+	}
+	t.Logf("start without a writable store: %v", time.Since(t0))
+}
+
 func TestSnapshotEncoding(t *testing.T) {
 	s := &Snapshot{key: "k", size: 65536, present: make([]byte, 2),
 		files: []snapFile{{path: "home", dir: true}, {path: "home/f", data: []byte("x")}}}
