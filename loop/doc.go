@@ -6,7 +6,9 @@
 // It owns: the Loop (macrotask queue, microtask queue, timer heap, nested
 // runs); the glue that drives the sandbox's asyncio event loop from Go
 // (Attach, the "loop.*" host functions and the "webloop" dispatch target, see
-// host.go and wasmpy/python/pyodide/webloop.py); and the Go side of HTTP for
+// host.go and wasmpy/python/pyodide/webloop.py), including the blocking waits
+// (time.sleep, and input() through WithBlocker) that keep the loop serving
+// JavaScript while Python waits; and the Go side of HTTP for
 // the sandbox (Fetcher, with one Policy hook, see fetch.go).
 //
 // It must not import wasmpy or jsbridge: it reaches an interpreter through the

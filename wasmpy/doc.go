@@ -8,8 +8,11 @@
 // library, a private scratch directory, explicit mounts, an empty environment
 // unless given, a memory cap); interrupts and trap recovery; and the calls in
 // both directions between Go and Python (the built-in _wasmpy module, see
-// wasmpy/csrc), including re-entrant ones. It also embeds the project's own
-// Python packages (wasmpy/python), mounted at /usr/lib/wasmpy inside.
+// wasmpy/csrc), including re-entrant ones; the guest's linear memory (an
+// mmap reservation on Unix); start-up snapshots of an initialised
+// interpreter and the store that keeps them (Snapshot, SnapshotStore; the
+// Kernel takes and restores them). It also embeds the project's own Python
+// packages (wasmpy/python), mounted at /usr/lib/wasmpy inside.
 //
 // It must not touch the Jupyter protocol (kernel/, messaging/) or the JS world
 // (jsbridge/): those register host functions and dispatch targets through the
