@@ -189,26 +189,21 @@ func run(computePath string, repeat int, scale float64, hardStop, both bool) err
 		}
 		fmt.Println()
 	}
-	if pyo, ok := runs["Pyodide 0.29 in Node"]; ok {
-		for _, n := range names {
-			if !strings.HasPrefix(n, "wasmpy") {
-				continue
-			}
-			fmt.Printf("%-36s", n+" / Pyodide")
-			for _, b := range benches {
-				fmt.Printf(" %12.2fx", runs[n][b]/pyo[b])
-			}
-			fmt.Println()
+	for _, ref := range []struct{ run, label string }{
+		{"Pyodide 0.29 in Node", "Pyodide"},
+		{"native CPython 3.13 (same source)", "native"},
+	} {
+		base, ok := runs[ref.run]
+		if !ok {
+			continue
 		}
-	}
-	if nat, ok := runs["native CPython 3.13 (same source)"]; ok {
 		for _, n := range names {
 			if !strings.HasPrefix(n, "wasmpy") {
 				continue
 			}
-			fmt.Printf("%-36s", n+" / native")
+			fmt.Printf("%-36s", n+" / "+ref.label)
 			for _, b := range benches {
-				fmt.Printf(" %12.2fx", runs[n][b]/nat[b])
+				fmt.Printf(" %12.2fx", runs[n][b]/base[b])
 			}
 			fmt.Println()
 		}

@@ -143,26 +143,36 @@ func (m *memoryFlag) String() string {
 }
 
 func (m *memoryFlag) Set(s string) error {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mul := 1.0
-	switch {
-	case strings.HasSuffix(t, "G"):
-		mul, t = 1024, t[:len(t)-1]
-	case strings.HasSuffix(t, "M"):
-		t = t[:len(t)-1]
-	case strings.HasSuffix(t, "K"):
-		mul, t = 1.0/1024, t[:len(t)-1]
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 {
+	v, ok := parseSize(s, 1<<20)
+	if !ok {
 		return fmt.Errorf("bad size %q: use a number of MiB or a size such as 512M or 2G", s)
 	}
-	*m = memoryFlag(v * mul)
+	*m = memoryFlag(v / (1 << 20))
 	if *m < 64 {
 		return fmt.Errorf("--memory %s is too small: CPython needs at least 64M", s)
 	}
 	return nil
+}
+
+// parseSize reads a size with an optional K, M or G (binary multiples, an
+// optional "iB" or "B" after them) in bytes; a bare number counts unit bytes.
+func parseSize(s string, unit float64) (float64, bool) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mul := unit
+	switch {
+	case strings.HasSuffix(t, "G"):
+		mul, t = 1<<30, t[:len(t)-1]
+	case strings.HasSuffix(t, "M"):
+		mul, t = 1<<20, t[:len(t)-1]
+	case strings.HasSuffix(t, "K"):
+		mul, t = 1<<10, t[:len(t)-1]
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 {
+		return 0, false
+	}
+	return v * mul, true
 }
 
 // check validates what flag parsing cannot.
@@ -201,22 +211,11 @@ func (b *byteSize) String() string {
 }
 
 func (b *byteSize) Set(s string) error {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mul := 1.0
-	switch {
-	case strings.HasSuffix(t, "G"):
-		mul, t = 1<<30, t[:len(t)-1]
-	case strings.HasSuffix(t, "M"):
-		mul, t = 1<<20, t[:len(t)-1]
-	case strings.HasSuffix(t, "K"):
-		mul, t = 1<<10, t[:len(t)-1]
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 1 || v*mul > 1<<40 {
+	v, ok := parseSize(s, 1)
+	if !ok || v < 1 || v > 1<<40 {
 		return fmt.Errorf("bad size %q: use a number of bytes or a size such as 500K, 64M or 1G", s)
 	}
-	*b = byteSize(v * mul)
+	*b = byteSize(v)
 	return nil
 }
 
