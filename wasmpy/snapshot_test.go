@@ -201,6 +201,42 @@ func mustKey(t *testing.T, rt *Runtime, cfg KernelConfig) string {
 	return key
 }
 
+func TestKernelSnapshotRestoreFailureFallsBack(t *testing.T) {
+	rt := testRuntime(t)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), log)
+	cfg := KernelConfig{Snapshots: store}
+	cfg.Logger = log
+	newKernel(t, rt, cfg)
+	waitFile(t, store.Dir())
+	// A well-formed snapshot of a memory that is garbage: the restored
+	// interpreter traps, and the kernel starts from scratch instead.
+	key := mustKey(t, rt, cfg)
+	s, err := store.Load(key)
+	if err != nil || s == nil {
+		t.Fatal(err)
+	}
+	bad := &Snapshot{key: s.key, size: s.size, present: bytes.Clone(s.present), files: s.files,
+		data: bytes.Repeat([]byte{0xA5}, len(s.data))}
+	if err := store.Save(bad); err != nil {
+		t.Fatal(err)
+	}
+	s.Release()
+	t0 := time.Now()
+	k := newKernel(t, rt, cfg)
+	if k.Restored {
+		t.Fatal("restored from a garbage snapshot")
+	}
+	t.Logf("fallback start took %v", time.Since(t0))
+	if !strings.Contains(logs.String(), "restoring the snapshot failed") {
+		t.Fatalf("no log line about the failed restore:\n%s", logs.String())
+	}
+	if _, res := run(t, k, "6 * 7"); res != "42" {
+		t.Fatalf("kernel after fallback: %q", res)
+	}
+}
+
 func TestKernelSnapshotNotQuiescent(t *testing.T) {
 	rt := testRuntime(t)
 	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), nil)

@@ -147,6 +147,11 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 					return loop.Attach(lctx, l, in, loop.WithFetcher(fetcher), loop.WithBlocker(&block))
 				},
 				func(_ context.Context, in *wasmpy.Interpreter) error {
+					if world != nil {
+						// A restore that failed set up another interpreter first.
+						world.Close()
+						world = nil
+					}
 					w, err := jsbridge.New(jsbridge.Options{
 						Scheduler:   loopScheduler(l),
 						CallContext: func() context.Context { return context.WithoutCancel(l.Context()) },
