@@ -196,10 +196,7 @@ func (in *Interpreter) start(ctx context.Context) error {
 		WithRandSource(rand.Reader).
 		WithNanosleep(in.sleep).
 		WithOsyield(func() {})
-	env := map[string]string{"HOME": GuestHome}
-	for k, v := range in.cfg.Env {
-		env[k] = v
-	}
+	env := guestEnv(in.cfg)
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
@@ -255,6 +252,15 @@ func (in *Interpreter) start(ctx context.Context) error {
 		return fmt.Errorf("boot: %w", err)
 	}
 	return nil
+}
+
+// guestEnv is the environment the guest gets: cfg.Env, and HOME.
+func guestEnv(cfg Config) map[string]string {
+	env := map[string]string{"HOME": GuestHome}
+	for k, v := range cfg.Env {
+		env[k] = v
+	}
+	return env
 }
 
 // preopens is how many directories the guest has open from the start (its

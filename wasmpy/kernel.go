@@ -148,7 +148,7 @@ func (k *Kernel) boot(ctx context.Context, r *Runtime, cfg KernelConfig, snap *S
 		}
 	}
 	if snap != nil {
-		if _, err := in.Dispatch(ctx, snapshotTarget, []byte("thaw")); err != nil {
+		if err := k.snapshotStep(ctx, "thaw", cfg.Config, nil); err != nil {
 			in.Close()
 			return fmt.Errorf("resume IPython in the sandbox: %w", err)
 		}
@@ -194,19 +194,15 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	out, err := k.in.Dispatch(ctx, snapshotTarget, []byte("freeze"))
-	if err != nil {
-		return fmt.Errorf("freeze: %w", err)
+	var open []int
+	if err := k.snapshotStep(ctx, "freeze", cfg.Config, &open); err != nil {
+		return err
 	}
 	defer func() {
-		if _, err := k.in.Dispatch(ctx, snapshotTarget, []byte("thaw")); err != nil {
+		if err := k.snapshotStep(ctx, "thaw", cfg.Config, nil); err != nil {
 			k.log.Warn("thaw after the snapshot", "err", err)
 		}
 	}()
-	var open []int
-	if err := json.Unmarshal(out, &open); err != nil {
-		return fmt.Errorf("freeze: %w", err)
-	}
 	if want := k.in.preopens(); len(open) != want || (want > 0 && open[want-1] != 2+want) {
 		return fmt.Errorf("the guest holds files open besides its %d mounts: fds %v", want, open)
 	}
@@ -251,6 +247,26 @@ func (discard) Stream(string, string)  {}
 func (discard) Publish(interp.Message) {}
 func (discard) Input(context.Context, string, bool) (string, error) {
 	return "", interp.ErrStdinNotAllowed
+}
+
+// snapshotStep asks the Python side to freeze or thaw (see
+// wasmpy_kernel/snapshot.py), giving it the guest's environment, and decodes
+// its answer into out (if not nil).
+func (k *Kernel) snapshotStep(ctx context.Context, op string, cfg Config, out any) error {
+	req, err := json.Marshal(map[string]any{"op": op, "env": guestEnv(cfg)})
+	if err != nil {
+		return err
+	}
+	reply, err := k.in.Dispatch(ctx, snapshotTarget, req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(reply, out); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	return nil
 }
 
 // WaitSnapshot waits until the start-up snapshot this kernel took, if any,

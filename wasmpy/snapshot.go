@@ -15,7 +15,8 @@ package wasmpy
 // them (which must hold nothing at snapshot time: KernelConfig.Quiescent).
 //
 // A snapshot is only valid for the inputs it was made from; its key (see
-// Runtime.SnapshotKey) names them all, and a store keeps one file per key in
+// Runtime.SnapshotKey) names them all (of the environment, the variables
+// start-up reads; the others are set when the snapshot is thawed), and a store keeps one file per key in
 // a directory private to the user. Values derived from randomness during
 // start-up are shared by the interpreters restored from one snapshot: the
 // kernel reseeds the random module after a restore, but CPython's string
@@ -320,7 +321,9 @@ func (r *Runtime) SnapshotKey(cfg Config, extra string) (key string, ok bool) {
 	w(snapMagic, r.manifest.ID, fmt.Sprint(r.binSize, r.libSize, r.cfg.MemoryLimit), r.pylibHash(), executableID())
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {
-		keys = append(keys, k)
+		if startupEnv(k) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -331,6 +334,24 @@ func (r *Runtime) SnapshotKey(cfg Config, extra string) (key string, ok bool) {
 	}
 	w("extra", extra)
 	return hex.EncodeToString(h.Sum(nil)), true
+}
+
+// startupEnv reports whether the environment variable name can change what
+// CPython and IPython do while they start (and so belongs in a snapshot's
+// key). The others are set when a snapshot is thawed: a kernel given the
+// whole host environment, which varies from launch to launch, still starts
+// from its snapshot.
+func startupEnv(name string) bool {
+	for _, p := range []string{"PYTHON", "IPYTHON", "JUPYTER", "WASMPY_", "LC_", "MPL"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	switch name {
+	case "HOME", "LANG", "TERM", "TZ", "PAGER", "GIT_PAGER", "CLICOLOR", "COLUMNS", "LINES":
+		return true
+	}
+	return false
 }
 
 // pylibHash is a digest of the embedded Python packages.

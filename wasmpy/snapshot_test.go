@@ -129,6 +129,21 @@ func TestKernelSnapshotRestore(t *testing.T) {
 	if r2 == r3 {
 		t.Fatalf("two restored kernels drew the same random number %s", r2)
 	}
+	// Variables that start-up does not read are not in the key: a kernel
+	// with other ones is restored, with its own environment.
+	other := cfg
+	other.Env = map[string]string{"GREETING": "bye", "EXTRA": "x"}
+	fourth := newKernel(t, rt, other)
+	if !fourth.Restored {
+		t.Fatal("a kernel that differs only in GREETING and EXTRA was not restored")
+	}
+	code := "import os; os.environ.get('GREETING'), os.environ.get('EXTRA'), os.getenv('EXTRA'), os.environ['HOME']"
+	if _, res := run(t, fourth, code); res != "('bye', 'x', 'x', '/home/pyodide')" {
+		t.Fatalf("environment after restore: %s", res)
+	}
+	if _, res := run(t, second, code); res != "('hello', None, None, '/home/pyodide')" {
+		t.Fatalf("environment of the kernel restored with the snapshot's own: %s", res)
+	}
 	// Restored kernels leave the snapshot alone.
 	if m, _ := filepath.Glob(filepath.Join(store.Dir(), "*.snap")); len(m) != 1 {
 		t.Fatalf("snapshots: %v", m)
@@ -143,7 +158,7 @@ func TestKernelSnapshotKeyedByConfig(t *testing.T) {
 	waitFile(t, store.Dir())
 	for name, c := range map[string]KernelConfig{
 		"extra key":   {Snapshots: store, SnapshotKey: "two"},
-		"environment": {Snapshots: store, SnapshotKey: "one", Config: Config{Env: map[string]string{"X": "1"}}},
+		"environment": {Snapshots: store, SnapshotKey: "one", Config: Config{Env: map[string]string{"PYTHONDONTWRITEBYTECODE": "1"}}},
 		"mounts":      {Snapshots: store, SnapshotKey: "one", Config: Config{Mounts: []Mount{{Host: t.TempDir(), Guest: "/data", ReadOnly: true}}}},
 	} {
 		if k := newKernel(t, rt, c); k.Restored {

@@ -141,7 +141,8 @@ class SnapshotStepsTest(unittest.TestCase):
             hm.store_inputs(1, "a = 1")
             before = snapshot.open_fds(1024)
             handle = snapshot.handler(hm)
-            fds = json.loads(handle(b"freeze"))
+            os.environ["WASMPY_TEST_OLD"] = "1"
+            fds = json.loads(handle(json.dumps({"op": "freeze", "env": {"WASMPY_TEST_OLD": "1", "HOME": os.environ.get("HOME", "/")}}).encode()))
             self.assertLess(len(snapshot.open_fds(1024)), len(before), "the database file stayed open")
             self.assertEqual(fds, [fd for fd in snapshot.open_fds() if fd >= 3])
             with self.assertRaises(sqlite3.ProgrammingError):
@@ -149,13 +150,16 @@ class SnapshotStepsTest(unittest.TestCase):
             random.seed(1)
             drawn = random.random()
             random.seed(1)
-            self.assertEqual(handle(b"thaw"), b"{}")
+            thaw = {"op": "thaw", "env": {"WASMPY_TEST_NEW": "2", "HOME": os.environ.get("HOME", "/")}}
+            self.assertEqual(handle(json.dumps(thaw).encode()), b"{}")
             self.assertNotEqual(random.random(), drawn, "thaw did not reseed random")
+            self.assertNotIn("WASMPY_TEST_OLD", os.environ)  # the snapshot's, gone
+            self.assertEqual(os.environ.pop("WASMPY_TEST_NEW"), "2")
             hm.store_inputs(2, "b = 2")
             self.assertEqual([x[2] for x in hm.get_range_stored(0, 1, None)], ["a = 1", "b = 2"])
             hm.db.close()
             with self.assertRaises(ValueError):
-                handle(b"melt")
+                handle(b'{"op": "melt"}')
 
 
 class HistoryDurabilityTest(unittest.TestCase):

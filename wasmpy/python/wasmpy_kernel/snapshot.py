@@ -2,12 +2,16 @@
 
 The host (wasmpy.Kernel, in Go) may snapshot the interpreter's memory right
 after start-up and start later kernels from it. It calls the dispatch target
-"wasmpy_kernel.snapshot" with b"freeze" before taking the snapshot and with
-b"thaw" after it (in the kernel that made it, and in every restored one).
+"wasmpy_kernel.snapshot" with {"op": "freeze", "env": ...} before taking the
+snapshot and with {"op": "thaw", "env": ...} after it (in the kernel that made
+it, and in every restored one); env is the environment the host gives this
+interpreter.
 
 freeze closes what a restored interpreter would not have (files: the host
 rebuilds only the mounts) and reports the file descriptors still open; thaw
-reopens them and gives the restored interpreter its own random state.
+reopens them, gives the restored interpreter its own random state, and its
+own environment (the snapshot's key covers only the variables that start-up
+reads; the others may differ from one kernel to the next).
 """
 
 from __future__ import annotations
@@ -35,8 +39,15 @@ def open_fds(limit: int = MAX_FD) -> list[int]:
     return fds
 
 
-def freeze(history: Any) -> list[int]:
+class _State:
+    """The host environment the snapshot was made with."""
+
+    env: dict[str, str] = {}
+
+
+def freeze(history: Any, env: dict[str, str]) -> list[int]:
     """Close files and collect garbage; return the fds still open."""
+    _State.env = dict(env)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     if history is not None and str(history.hist_file) != ":memory:":
@@ -46,8 +57,21 @@ def freeze(history: Any) -> list[int]:
     return open_fds()
 
 
-def thaw(history: Any) -> None:
-    """Reopen what freeze closed; reseed what start-up seeded."""
+def set_env(env: dict[str, str]) -> None:
+    """Make os.environ hold env in place of the host environment it had
+    (variables that start-up set itself, such as IPython's PAGER, stay)."""
+    for name in _State.env.keys() - env.keys():
+        os.environ.pop(name, None)
+    for name, value in env.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+    _State.env = dict(env)
+
+
+def thaw(history: Any, env: dict[str, str] | None = None) -> None:
+    """Reopen what freeze closed; reseed what start-up seeded; set env."""
+    if env is not None:
+        set_env(env)
     if history is not None and str(history.hist_file) != ":memory:":
         history.init_db()
     rnd = sys.modules.get("random")
@@ -63,11 +87,12 @@ def handler(history: Any):  # type: ignore[no-untyped-def]
     """The dispatch handler for TARGET."""
 
     def handle(data: bytes) -> bytes:
-        op = bytes(data).decode()
+        req = json.loads(bytes(data))
+        op, env = req.get("op"), dict(req.get("env") or {})
         if op == "freeze":
-            return json.dumps(freeze(history)).encode()
+            return json.dumps(freeze(history, env)).encode()
         if op == "thaw":
-            thaw(history)
+            thaw(history, env)
             return b"{}"
         raise ValueError(f"unknown snapshot step {op!r}")
 
