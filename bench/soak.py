@@ -170,18 +170,17 @@ def kinds(url: str):
     def pyfetch(i):
         return f"from pyodide.http import pyfetch\nr = await pyfetch('{url}/py/{i}')\nprint(r.status, await r.text())"
 
-    def check_pyfetch(i, reply, msgs):
-        if stream(msgs) != f"200 soak /py/{i}\n":
-            return f"stdout {stream(msgs)[:80]!r}; reply {reply['content'].get('ename')} {reply['content'].get('evalue')}"
-        return ok(reply)
+    def check_fetch(path):
+        def check(i, reply, msgs):
+            if stream(msgs) != f"200 soak /{path}/{i}\n":
+                c = reply["content"]
+                return f"stdout {stream(msgs)[:80]!r}; reply {c.get('ename')} {c.get('evalue')}"
+            return ok(reply)
+
+        return check
 
     def jsfetch(i):
         return f"import js\nr = await js.fetch('{url}/js/{i}')\nprint(r.status, await r.text())"
-
-    def check_jsfetch(i, reply, msgs):
-        if stream(msgs) != f"200 soak /js/{i}\n":
-            return f"stdout {stream(msgs)[:80]!r}; reply {reply['content'].get('ename')} {reply['content'].get('evalue')}"
-        return ok(reply)
 
     return [
         ("output", output, check_output),
@@ -189,8 +188,8 @@ def kinds(url: str):
         ("rich", rich, check_rich),
         ("update_display", update, check_update),
         ("await_sleep0", sleep0, check_result),
-        ("pyfetch", pyfetch, check_pyfetch),
-        ("js_fetch", jsfetch, check_jsfetch),
+        ("pyfetch", pyfetch, check_fetch("py")),
+        ("js_fetch", jsfetch, check_fetch("js")),
     ]
 
 

@@ -172,11 +172,8 @@ func TestKernelSnapshotKeyedByConfig(t *testing.T) {
 
 func TestKernelSnapshotCorruptFallsBack(t *testing.T) {
 	rt := testRuntime(t)
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), log)
-	cfg := KernelConfig{Snapshots: store}
-	cfg.Logger = log
+	cfg, logs := loggedStore(t)
+	store := cfg.Snapshots
 	newKernel(t, rt, cfg)
 	file := waitFile(t, store.Dir())
 	b, err := os.ReadFile(file)
@@ -201,11 +198,22 @@ func TestKernelSnapshotCorruptFallsBack(t *testing.T) {
 	waitFile(t, store.Dir())
 	for i := 0; i < 200; i++ {
 		if s, err := store.Load(mustKey(t, rt, cfg)); err == nil && s != nil {
+			s.Release()
 			return
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
 	t.Fatal("the corrupt snapshot was not replaced")
+}
+
+// loggedStore is a kernel configuration with a fresh snapshot store, whose
+// logs (the kernel's too) are collected.
+func loggedStore(t *testing.T) (KernelConfig, *bytes.Buffer) {
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	cfg := KernelConfig{Snapshots: NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), log)}
+	cfg.Logger = log
+	return cfg, logs
 }
 
 func mustKey(t *testing.T, rt *Runtime, cfg KernelConfig) string {
@@ -218,11 +226,8 @@ func mustKey(t *testing.T, rt *Runtime, cfg KernelConfig) string {
 
 func TestKernelSnapshotRestoreFailureFallsBack(t *testing.T) {
 	rt := testRuntime(t)
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	store := NewSnapshotStore(filepath.Join(t.TempDir(), "snapshots"), log)
-	cfg := KernelConfig{Snapshots: store}
-	cfg.Logger = log
+	cfg, logs := loggedStore(t)
+	store := cfg.Snapshots
 	newKernel(t, rt, cfg)
 	waitFile(t, store.Dir())
 	// A well-formed snapshot of a memory that is garbage: the restored
