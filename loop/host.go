@@ -58,14 +58,32 @@ const (
 type Option func(*glue)
 
 // BlockFunc runs the loop while Python is blocked in a host function, until
-// done reports true or ctx is done (see WithBlocker). Call it on the loop
-// goroutine, from the host function; done is polled when the loop wakes, so
-// whatever makes it true must also Post to the loop.
-type BlockFunc func(ctx context.Context, done func() bool) error
+// ready is closed (it returns nil) or ctx is done (it returns ctx's error).
+// Call it on the loop goroutine, from the host function.
+type BlockFunc func(ctx context.Context, ready <-chan struct{}) error
 
 // WithBlocker stores in *dst the function that blocks Python the way
 // time.sleep does here: for other host functions that wait (input()).
-func WithBlocker(dst *BlockFunc) Option { return func(g *glue) { *dst = g.block } }
+func WithBlocker(dst *BlockFunc) Option { return func(g *glue) { *dst = g.blockUntil } }
+
+// blockUntil is block until ready is closed.
+func (g *glue) blockUntil(ctx context.Context, ready <-chan struct{}) error {
+	go func() {
+		select {
+		case <-ready:
+			g.l.Post(func() {}) // wake the loop to see it
+		case <-ctx.Done():
+		}
+	}()
+	return g.block(ctx, func() bool {
+		select {
+		case <-ready:
+			return true
+		default:
+			return false
+		}
+	})
+}
 
 // WithFetcher makes loop.fetch use f (its Policy says what Python may fetch).
 // Without it, a Fetcher with the DenyAll policy answers: only data: URLs work.

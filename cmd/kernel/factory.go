@@ -105,31 +105,8 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 			Config:     cfg,
 			Background: bg,
 			Run:        l.Do,
-			Block: func(ctx context.Context, ready <-chan struct{}) error {
-				if block == nil {
-					select {
-					case <-ready:
-						return nil
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}
-				go func() {
-					select {
-					case <-ready:
-						l.Post(func() {}) // wake the loop to see it
-					case <-ctx.Done():
-					}
-				}()
-				return block(ctx, func() bool {
-					select {
-					case <-ready:
-						return true
-					default:
-						return false
-					}
-				})
-			},
+			// Set by loop.Attach (a Setup function) before Python can wait.
+			Block:       func(ctx context.Context, ready <-chan struct{}) error { return block(ctx, ready) },
 			Snapshots:   snapshots,
 			SnapshotKey: snapKey,
 			Quiescent: func() error {
