@@ -235,11 +235,26 @@ func (k *Kernel) stdinLoop(ctx context.Context) {
 				k.log.Debug("dropping input_reply: nothing waits for input", "msg_id", m.Header.MsgID)
 				continue
 			}
-			select {
-			case w <- m:
-			default:
-				k.log.Debug("dropping extra input_reply", "msg_id", m.Header.MsgID)
-			}
+			k.handInput(w, m)
+		}
+	}
+}
+
+// handInput gives m to the waiter w. If an earlier reply still waits there
+// unread, the newest wins: the earlier one is most likely stale (a reply to
+// an interrupted request, which the waiter would drop), and dropping m
+// instead would leave the waiter without its answer.
+func (k *Kernel) handInput(w chan *messaging.Message, m *messaging.Message) {
+	for {
+		select {
+		case w <- m:
+			return
+		default:
+		}
+		select {
+		case old := <-w:
+			k.log.Debug("dropping an unread input_reply for a newer one", "msg_id", old.Header.MsgID)
+		default:
 		}
 	}
 }
