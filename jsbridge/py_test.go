@@ -189,6 +189,10 @@ func TestPythonBasics(t *testing.T) {
 func TestInterruptJSFromPython(t *testing.T) {
 	in, out, w := newPlainPyWorld(t)
 	go func() {
+		// Only once the call runs: an idle interpreter ignores an interrupt.
+		for deadline := time.Now().Add(30 * time.Second); !in.Running() && time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+		}
 		time.Sleep(300 * time.Millisecond)
 		in.Interrupt()
 		w.Interrupt()

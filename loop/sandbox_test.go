@@ -327,6 +327,10 @@ func (s *sandbox) interrupt(code string, after time.Duration) (error, string, st
 	s.t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- s.exec(code) }()
+	// Count from the call's start: an idle interpreter ignores an interrupt.
+	for deadline := time.Now().Add(30 * time.Second); !s.in.Running() && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
 	time.Sleep(after)
 	t0 := time.Now()
 	s.in.Interrupt()

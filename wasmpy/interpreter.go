@@ -550,6 +550,10 @@ func (in *Interpreter) endCall() {
 	}
 }
 
+// Running reports whether a call into the interpreter is in progress (an
+// Interrupt now would land in it).
+func (in *Interpreter) Running() bool { return in.gen.Load()%2 == 1 }
+
 // Abandoned is closed when a call was given up on because an interrupt did
 // not land in time and the runtime cannot stop guest code (RuntimeConfig.
 // HardStop false). The call itself returns only when the guest's C code next

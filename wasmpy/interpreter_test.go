@@ -62,6 +62,27 @@ func (o *output) text(stream string) string {
 	return b.String()
 }
 
+// waitRunning waits (at most 30 s) until a call into in is in progress.
+func waitRunning(t *testing.T, in *Interpreter) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !in.Running(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the call never started")
+		}
+	}
+}
+
+// waitFor waits (at most 30 s) until a stream's text starts with want.
+func (o *output) waitFor(t *testing.T, stream, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.HasPrefix(o.text(stream), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never started with %q: %q", stream, want, o.text(stream))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (o *output) reset() {
 	o.mu.Lock()
 	o.chunks = nil
@@ -194,6 +215,7 @@ func TestInterrupt(t *testing.T) {
 			out.reset()
 			done := make(chan error, 1)
 			go func() { done <- in.Exec(context.Background(), c.code) }()
+			waitRunning(t, in)
 			time.Sleep(300 * time.Millisecond)
 			sent := time.Now()
 			in.Interrupt()
@@ -229,9 +251,13 @@ func TestHardStop(t *testing.T) {
 	t.Run("abandon", func(t *testing.T) {
 		in, out := newInterp(t, Config{InterruptGrace: 300 * time.Millisecond})
 		done := make(chan error, 1)
-		// A C loop that never checks for signals, long enough to need giving up on.
-		go func() { done <- in.Exec(context.Background(), "x = sum(range(3 * 10**7))\nprint('finished')") }()
-		time.Sleep(200 * time.Millisecond)
+		// A C loop that never checks for signals, long enough to need giving
+		// up on. Interrupt only once it runs: an idle interpreter ignores it.
+		go func() {
+			done <- in.Exec(context.Background(), "print('started')\nx = sum(range(3 * 10**7))\nprint('finished')")
+		}()
+		out.waitFor(t, "stdout", "started\n")
+		time.Sleep(50 * time.Millisecond)
 		sent := time.Now()
 		in.Interrupt()
 		select {
@@ -273,8 +299,9 @@ func TestHardStop(t *testing.T) {
 func testHardStop(t *testing.T, in *Interpreter, out *output) {
 	// A long C computation that never checks for signals.
 	done := make(chan error, 1)
-	go func() { done <- in.Exec(context.Background(), "x = sum(range(10**12))\nprint('finished')") }()
-	time.Sleep(200 * time.Millisecond)
+	go func() { done <- in.Exec(context.Background(), "print('started')\nx = sum(range(10**12))\nprint('finished')") }()
+	out.waitFor(t, "stdout", "started\n")
+	time.Sleep(50 * time.Millisecond)
 	sent := time.Now()
 	in.Interrupt()
 	select {
@@ -512,6 +539,7 @@ func TestInterruptHostWait(t *testing.T) {
 	})
 	done := make(chan error, 1)
 	go func() { done <- in.Exec(context.Background(), "import _wasmpy_rt\n_wasmpy_rt.call('wait', b'')") }()
+	waitRunning(t, in)
 	time.Sleep(200 * time.Millisecond)
 	in.Interrupt()
 	select {
