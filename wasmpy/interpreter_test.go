@@ -299,7 +299,9 @@ func TestHardStop(t *testing.T) {
 func testHardStop(t *testing.T, in *Interpreter, out *output) {
 	// A long C computation that never checks for signals.
 	done := make(chan error, 1)
-	go func() { done <- in.Exec(context.Background(), "print('started')\nx = sum(range(10**12))\nprint('finished')") }()
+	go func() {
+		done <- in.Exec(context.Background(), "print('started')\nx = sum(range(10**12))\nprint('finished')")
+	}()
 	out.waitFor(t, "stdout", "started\n")
 	time.Sleep(50 * time.Millisecond)
 	sent := time.Now()
