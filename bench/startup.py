@@ -91,7 +91,8 @@ def one_start(name: str, debug_log: bool) -> dict[str, Any]:
 
 
 PHASE = re.compile(r'msg=startup phase="?([^"]+?)"? unix_us=(\d+)')
-BOOT = re.compile(r'msg="interpreter boot" restored=(\w+) instantiate=(\S+) ipython=(\S+) kernel_info=(\S+)')
+BOOT = re.compile(r'msg="interpreter boot" restored=(\w+) instantiate=(\S+) setup=(\S+) ipython=(\S+) kernel_info=(\S+)')
+SNAP = re.compile(r'msg="snapshot loaded" took=(\S+)')
 LOADED = re.compile(r'msg="runtime loaded" .* compile=(\S+)')
 
 
@@ -104,9 +105,12 @@ def profile(path: str, t0: float) -> list[tuple[str, str]]:
                 rows.append((m.group(1), f"{(int(m.group(2)) / 1e6 - t0) * 1000:.1f} ms"))
             elif m := BOOT.search(line):
                 rows.append(("  restored from a snapshot" if m.group(1) == "true" else "  started from scratch", ""))
-                rows.append(("  instantiate python.wasm (+ restore memory)", m.group(2)))
-                rows.append(("  IPython start-up (or thaw)", m.group(3)))
-                rows.append(("  kernel_info inside", m.group(4)))
+                rows.append(("  instantiate python.wasm (+ map the snapshot)", m.group(2)))
+                rows.append(("  host set-up (event loop, JS world)", m.group(3)))
+                rows.append(("  IPython start-up (or thaw)", m.group(4)))
+                rows.append(("  kernel_info inside", m.group(5)))
+            elif m := SNAP.search(line):
+                rows.append(("  snapshot read and checked (while compiling)", m.group(1)))
             elif m := LOADED.search(line):
                 rows.append(("  compiled code loaded from the cache in", m.group(1)))
     return rows

@@ -85,6 +85,7 @@ type Interpreter struct {
 	rt      *Runtime
 	cfg     Config
 	log     *slog.Logger
+	mem     *mappedMemory // the guest's memory, when it is a mapping of ours
 	mod     api.Module
 	scratch string
 
@@ -119,6 +120,9 @@ var errHardStop = errors.New("interrupt did not land in time; the interpreter wa
 
 // NewInterpreter instantiates python.wasm and initializes CPython.
 func (r *Runtime) NewInterpreter(ctx context.Context, cfg Config) (*Interpreter, error) {
+	if err := r.Wait(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.InterruptGrace == 0 {
 		cfg.InterruptGrace = 500 * time.Millisecond
 	}
@@ -207,7 +211,7 @@ func (in *Interpreter) start(ctx context.Context) error {
 	}
 
 	cctx := context.WithValue(ctx, ctxKey{}, in)
-	mod, err := in.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(cctx, memoryAllocator()), in.rt.compiled, mc)
+	mod, err := in.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(cctx, memoryAllocator(&in.mem)), in.rt.compiled, mc)
 	if err != nil {
 		return fmt.Errorf("instantiate: %w", err)
 	}
@@ -215,9 +219,11 @@ func (in *Interpreter) start(ctx context.Context) error {
 
 	if snap != nil {
 		in.cfg.Restore = nil // the caller may release it once we return
+		t0 := time.Now()
 		if err := in.restoreMemory(snap); err != nil {
 			return err
 		}
+		in.log.Debug("snapshot memory restored", "took", time.Since(t0), "mib", snap.size>>20)
 	} else {
 		res, err := exported(mod, "wasmpy_init").Call(cctx)
 		if err != nil {

@@ -1,6 +1,7 @@
 package wasmpy
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
@@ -551,5 +552,60 @@ func TestInterruptHostWait(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("host wait not interrupted")
+	}
+}
+
+// OpenRuntime returns before python.wasm is compiled: what does not need
+// the compiled module works at once, NewInterpreter waits for it, and a
+// module that does not compile fails Wait and NewInterpreter alike.
+func TestOpenRuntime(t *testing.T) {
+	dir, err := FindRuntimeDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	rt, err := OpenRuntime(context.Background(), RuntimeConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	if rt.Manifest().ID == "" {
+		t.Error("no manifest before the compilation ended")
+	}
+	if _, ok := rt.SnapshotKey(Config{}, "x"); !ok {
+		t.Error("no snapshot key before the compilation ended")
+	}
+	in, err := rt.NewInterpreter(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	if err := rt.Wait(context.Background()); err != nil || rt.CompileTime == 0 {
+		t.Fatalf("Wait = %v, CompileTime %v", err, rt.CompileTime)
+	}
+
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "python.wasm"), []byte("\x00asm\x01\x00\x00\x00\x99garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zipPath := filepath.Join(bad, "lib.zip")
+	zf, err := os.Create(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zip.NewWriter(zf).Close()
+	zf.Close()
+	rt2, err := OpenRuntime(context.Background(), RuntimeConfig{Dir: bad, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("OpenRuntime reads files only, it should not fail here: %v", err)
+	}
+	defer rt2.Close(context.Background())
+	if err := rt2.Wait(context.Background()); err == nil || !strings.Contains(err.Error(), "compile python.wasm") {
+		t.Fatalf("Wait on a broken module = %v", err)
+	}
+	if _, err := rt2.NewInterpreter(context.Background(), Config{}); err == nil {
+		t.Fatal("an interpreter from a module that did not compile")
+	}
+	if _, err := LoadRuntime(context.Background(), RuntimeConfig{Dir: bad, CacheDir: t.TempDir()}); err == nil {
+		t.Fatal("LoadRuntime of a broken module succeeded")
 	}
 }

@@ -95,7 +95,9 @@ func (k *Kernel) start(ctx context.Context, r *Runtime, cfg KernelConfig) error 
 		key, keyed = r.SnapshotKey(cfg.Config, cfg.SnapshotKey)
 	}
 	if keyed {
+		t0 := time.Now()
 		snap, err := cfg.Snapshots.Load(key)
+		k.log.Debug("snapshot loaded", "took", time.Since(t0), "found", snap != nil)
 		if err != nil {
 			k.log.Warn("snapshot unusable; starting normally", "err", err)
 			cfg.Snapshots.Remove(key)
@@ -132,6 +134,9 @@ func (k *Kernel) boot(ctx context.Context, r *Runtime, cfg KernelConfig, snap *S
 		k.in = nil
 	}
 	cfg.Config.Restore = snap
+	if err := r.Wait(ctx); err != nil {
+		return err
+	}
 	t0 := time.Now()
 	in, err := r.NewInterpreter(ctx, cfg.Config)
 	if err != nil {
@@ -147,6 +152,7 @@ func (k *Kernel) boot(ctx context.Context, r *Runtime, cfg KernelConfig, snap *S
 			return fmt.Errorf("set up interpreter: %w", err)
 		}
 	}
+	tSetup := time.Now()
 	if snap != nil {
 		if err := k.snapshotStep(ctx, "thaw", cfg.Config, nil); err != nil {
 			in.Close()
@@ -159,7 +165,7 @@ func (k *Kernel) boot(ctx context.Context, r *Runtime, cfg KernelConfig, snap *S
 	t2 := time.Now()
 	reply, err := k.dispatch(ctx, interp.Request{Op: "kernel_info"}, nil)
 	k.log.Debug("interpreter boot", "restored", snap != nil, "instantiate", t1.Sub(t0),
-		"ipython", t2.Sub(t1), "kernel_info", time.Since(t2))
+		"setup", tSetup.Sub(t1), "ipython", t2.Sub(tSetup), "kernel_info", time.Since(t2))
 	if err != nil {
 		in.Close()
 		return fmt.Errorf("kernel_info: %w", err)
@@ -233,7 +239,7 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 // do not pay for what they load the first time: a silent cell, and a
 // completion (jedi parses the builtins' stubs, seconds in wasm).
 var warmUp = []interp.Request{
-	{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false}`)},
+	{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false, "user_expressions": {"w": "1+1"}}`)},
 	{Op: "complete", Content: json.RawMessage(`{"code": "import os\nos.pa", "cursor_pos": 14}`)},
 	// jedi fills its caches over two completions: the second of the same
 	// code still takes 0.6 s, the third 0.17 s.

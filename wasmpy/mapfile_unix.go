@@ -8,23 +8,28 @@ import (
 )
 
 // mapFile maps a file read-only: its pages stay in the page cache instead of
-// the process's heap, and leave the process when release is called.
-func mapFile(path string) (data []byte, release func(), err error) {
+// the process's heap. The file stays open (a restore maps it again) until
+// release is called, which also unmaps it.
+func mapFile(path string) (data []byte, file *os.File, release func(), err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, nil, err
+		f.Close()
+		return nil, nil, nil, err
 	}
 	if st.Size() == 0 {
-		return nil, func() {}, nil
+		return nil, f, func() { f.Close() }, nil
 	}
 	b, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE)
 	if err != nil {
-		return nil, nil, err
+		f.Close()
+		return nil, nil, nil, err
 	}
-	return b, func() { _ = syscall.Munmap(b) }, nil
+	return b, f, func() {
+		_ = syscall.Munmap(b)
+		f.Close()
+	}, nil
 }

@@ -2,7 +2,19 @@
 
 package wasmpy
 
-import "github.com/tetratelabs/wazero/experimental"
+import (
+	"errors"
+	"os"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
 
 // memoryAllocator: wazero's own (Go slices) on this system.
-func memoryAllocator() experimental.MemoryAllocator { return nil }
+func memoryAllocator(**mappedMemory) experimental.MemoryAllocator { return nil }
+
+// mappedMemory does not exist on this system.
+type mappedMemory struct{}
+
+func (*mappedMemory) mapFile(*os.File, int64, int) error {
+	return errors.New("no mmap on this system")
+}

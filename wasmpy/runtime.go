@@ -63,8 +63,12 @@ type Runtime struct {
 	binSize, libSize int64
 	pylibOnce        sync.Once
 	pylibSum         string
-	// CompileTime is how long compiling (or loading from the cache) took.
+	// CompileTime is how long compiling (or loading from the cache) took;
+	// set once Wait returned.
 	CompileTime time.Duration
+
+	compileDone chan struct{} // closed when the compilation has ended
+	compileErr  error
 }
 
 // DefaultCacheDir is where the build and the compilation cache live:
@@ -108,8 +112,25 @@ func FindRuntimeDir() (string, error) {
 
 // LoadRuntime compiles python.wasm (or loads it from the compilation cache)
 // and opens the standard library. Compiling the first time takes seconds; a
-// cached load takes tens of milliseconds.
+// cached load takes about a hundred milliseconds (wazero validates the
+// module each time).
 func LoadRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
+	r, err := OpenRuntime(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Wait(ctx); err != nil {
+		r.Close(ctx)
+		return nil, err
+	}
+	return r, nil
+}
+
+// OpenRuntime reads the runtime and starts compiling python.wasm in the
+// background: Manifest, SnapshotKey and the snapshot store can be used while
+// it compiles (on another core); NewInterpreter waits for it, and Wait
+// reports how it ended.
+func OpenRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -126,23 +147,43 @@ func LoadRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(DefaultCacheDir(), "compiled")
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger}
-	if err := r.load(ctx); err != nil {
+	r := &Runtime{cfg: cfg, log: cfg.Logger, compileDone: make(chan struct{})}
+	if err := r.open(ctx); err != nil {
 		r.Close(ctx)
 		return nil, fmt.Errorf("load runtime from %s: %w", cfg.Dir, err)
 	}
 	return r, nil
 }
 
-func (r *Runtime) load(ctx context.Context) error {
+// Wait waits until python.wasm is compiled and returns the error that
+// compiling it gave, or ctx's.
+func (r *Runtime) Wait(ctx context.Context) error {
+	select {
+	case <-r.compileDone:
+		if r.compileErr != nil {
+			return fmt.Errorf("load runtime from %s: %w", r.cfg.Dir, r.compileErr)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// open reads the files and starts the compilation.
+func (r *Runtime) open(ctx context.Context) error {
 	if b, err := os.ReadFile(filepath.Join(r.cfg.Dir, "manifest.json")); err == nil {
 		_ = json.Unmarshal(b, &r.manifest)
 	}
 	bin, err := os.ReadFile(filepath.Join(r.cfg.Dir, "python.wasm"))
 	if err != nil {
+		close(r.compileDone)
 		return err
 	}
 	r.binSize = int64(len(bin))
+	go func() {
+		defer close(r.compileDone)
+		r.compileErr = r.compile(ctx, bin)
+	}()
 	if st, err := os.Stat(filepath.Join(r.cfg.Dir, "lib.zip")); err == nil {
 		r.libSize = st.Size()
 	}
@@ -157,7 +198,11 @@ func (r *Runtime) load(ctx context.Context) error {
 		return err
 	}
 	r.pylib = sub
+	return nil
+}
 
+// compile makes the wazero runtime and compiles bin in it.
+func (r *Runtime) compile(ctx context.Context, bin []byte) error {
 	if err := os.MkdirAll(r.cfg.CacheDir, 0o755); err != nil {
 		return fmt.Errorf("compilation cache: %w", err)
 	}
@@ -204,8 +249,10 @@ func (r *Runtime) Manifest() Manifest { return r.manifest }
 // Dir is the runtime's directory.
 func (r *Runtime) Dir() string { return r.cfg.Dir }
 
-// Close releases the compiled module and all interpreters made from it.
+// Close releases the compiled module and all interpreters made from it
+// (after the compilation, if it still runs).
 func (r *Runtime) Close(ctx context.Context) error {
+	<-r.compileDone
 	var err error
 	if r.rt != nil {
 		err = r.rt.Close(ctx)

@@ -42,7 +42,7 @@ import (
 )
 
 const (
-	snapMagic     = "WASMPY-SNAPSHOT-1\n"
+	snapMagic     = "WASMPY-SNAPSHOT-2\n"
 	snapPage      = 4096
 	snapMaxFiles  = 16 << 20 // bytes of scratch files a snapshot may hold
 	snapKeepFiles = 4        // snapshots a store keeps (other keys are pruned)
@@ -51,12 +51,15 @@ const (
 // Snapshot is an idle interpreter's state: its linear memory, kept sparse
 // (pages of zeros are not stored), and the files of its scratch directory.
 type Snapshot struct {
-	release func() // unmaps the file the snapshot was read from
-	key     string
-	size    uint32 // bytes of linear memory
-	present []byte // bit i: page i is stored in data
-	data    []byte // the stored pages, in order
-	files   []snapFile
+	release  func() // unmaps and closes the file the snapshot was read from
+	key      string
+	size     uint32 // bytes of linear memory
+	present  []byte // bit i: page i is stored (not all zeros)
+	data     []byte // made by Interpreter.Snapshot: the stored pages, in order
+	image    []byte // decoded: the whole memory (size bytes)
+	file     *os.File
+	imageOff int64 // where image starts in file
+	files    []snapFile
 }
 
 type snapFile struct {
@@ -72,7 +75,7 @@ func (s *Snapshot) Release() {
 		s.release()
 		s.release = nil
 	}
-	s.present, s.data, s.files = nil, nil, nil
+	s.present, s.data, s.image, s.file, s.files = nil, nil, nil, nil, nil
 }
 
 // Key is what the snapshot was made from (see Runtime.SnapshotKey).
@@ -83,7 +86,15 @@ func (s *Snapshot) MemorySize() uint32 { return s.size }
 
 // StoredBytes is how much memory the snapshot holds (its pages that are not
 // all zeros).
-func (s *Snapshot) StoredBytes() int { return len(s.data) }
+func (s *Snapshot) StoredBytes() int {
+	n := 0
+	for _, x := range s.present {
+		for ; x != 0; x &= x - 1 {
+			n++
+		}
+	}
+	return n * snapPage
+}
 
 // Snapshot freezes the interpreter, which must be idle: it copies its linear
 // memory and the files of its scratch directory. The guest must hold no file
@@ -165,7 +176,40 @@ func (s *Snapshot) restoreFiles(dir string) error {
 	return nil
 }
 
-// restoreMemory makes the guest's linear memory the snapshot's.
+// runs calls f for each run of consecutive stored pages: the index of its
+// first page, and its bytes.
+func (s *Snapshot) runs(f func(first int, b []byte) error) error {
+	pages := int(s.size) / snapPage
+	off := 0
+	for p := 0; p < pages; {
+		if s.present[p/8]&(1<<(p%8)) == 0 {
+			p++
+			continue
+		}
+		q := p + 1
+		for q < pages && s.present[q/8]&(1<<(q%8)) != 0 {
+			q++
+		}
+		n := (q - p) * snapPage
+		var b []byte
+		if s.image != nil {
+			b = s.image[p*snapPage : q*snapPage]
+		} else {
+			b = s.data[off : off+n]
+			off += n
+		}
+		if err := f(p, b); err != nil {
+			return err
+		}
+		p = q
+	}
+	return nil
+}
+
+// restoreMemory makes the guest's linear memory the snapshot's: by mapping
+// the snapshot's file over it, copy-on-write, where the memory is a mapping
+// of ours (pages come in as the guest touches them, and kernels restored
+// from one snapshot share those it only reads), else by copying.
 func (in *Interpreter) restoreMemory(s *Snapshot) error {
 	mem := in.mod.Memory()
 	cur := mem.Size()
@@ -181,23 +225,49 @@ func (in *Interpreter) restoreMemory(s *Snapshot) error {
 	if !ok {
 		return errors.New("restore: cannot write linear memory")
 	}
-	off := 0
+	if s.file != nil && in.mem != nil {
+		err := in.mem.mapFile(s.file, s.imageOff, int(s.size))
+		if err == nil {
+			return nil
+		}
+		in.log.Debug("restore: cannot map the snapshot; copying it", "err", err)
+	}
 	var zero [snapPage]byte
-	for p := 0; p < int(s.size)/snapPage; p++ {
-		page := buf[p*snapPage : (p+1)*snapPage]
-		if s.present[p/8]&(1<<(p%8)) != 0 {
-			copy(page, s.data[off:off+snapPage])
-			off += snapPage
-		} else if uint32(p*snapPage) < cur && !bytes.Equal(page, zero[:]) {
-			clear(page) // beyond cur, grown memory is zero already; reading
-			// a zero page first keeps it from being made resident
+	next := 0 // the first page not yet restored
+	clearTo := func(end int) {
+		for p := next; p < end && uint32(p*snapPage) < cur; p++ {
+			// Beyond cur, grown memory is zero already; reading a zero page
+			// first keeps it from being made resident.
+			if page := buf[p*snapPage : (p+1)*snapPage]; !bytes.Equal(page, zero[:]) {
+				clear(page)
+			}
 		}
 	}
+	_ = s.runs(func(first int, b []byte) error {
+		clearTo(first)
+		copy(buf[first*snapPage:], b)
+		next = first + len(b)/snapPage
+		return nil
+	})
+	clearTo(int(s.size) / snapPage)
 	return nil
 }
 
-// MarshalBinary encodes the snapshot, with a checksum over the whole.
-func (s *Snapshot) MarshalBinary() ([]byte, error) {
+// The file format: a header, a CRC-32C over the header and the stored
+// pages, zeros up to a page boundary, then the linear memory as it lies in
+// the guest, pages of zeros left as holes. A restore maps that image.
+//
+//	magic
+//	uvarint len(key), key
+//	uvarint memory size
+//	uvarint file count, then each: uvarint len(path), path, dir flag, uvarint len(data), data
+//	present bitmap (bit i: page i is stored)
+//	uint32 CRC-32C (little-endian)
+//	zeros to a multiple of snapPage
+//	image: memory size bytes
+
+// header encodes what precedes the checksum, and where the image starts.
+func (s *Snapshot) header() (hdr []byte, imageOff int64) {
 	var b []byte
 	b = append(b, snapMagic...)
 	b = binary.AppendUvarint(b, uint64(len(s.key)))
@@ -216,8 +286,50 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 		b = append(b, f.data...)
 	}
 	b = append(b, s.present...)
-	b = append(b, s.data...)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return b, int64(roundUp(len(b)+4, snapPage))
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// checksum is the CRC-32C of the header and the stored pages.
+func (s *Snapshot) checksum(hdr []byte) uint32 {
+	sum := crc32.Checksum(hdr, castagnoli)
+	_ = s.runs(func(_ int, b []byte) error {
+		sum = crc32.Update(sum, castagnoli, b)
+		return nil
+	})
+	return sum
+}
+
+// MarshalBinary encodes the snapshot, its image written out in full.
+func (s *Snapshot) MarshalBinary() ([]byte, error) {
+	hdr, off := s.header()
+	b := make([]byte, off+int64(s.size))
+	copy(b, hdr)
+	binary.LittleEndian.PutUint32(b[len(hdr):], s.checksum(hdr))
+	_ = s.runs(func(first int, p []byte) error {
+		copy(b[off+int64(first*snapPage):], p)
+		return nil
+	})
+	return b, nil
+}
+
+// writeTo writes the snapshot into f, its image sparse.
+func (s *Snapshot) writeTo(f *os.File) error {
+	hdr, off := s.header()
+	head := make([]byte, off)
+	copy(head, hdr)
+	binary.LittleEndian.PutUint32(head[len(hdr):], s.checksum(hdr))
+	if _, err := f.WriteAt(head, 0); err != nil {
+		return err
+	}
+	if err := s.runs(func(first int, p []byte) error {
+		_, err := f.WriteAt(p, off+int64(first*snapPage))
+		return err
+	}); err != nil {
+		return err
+	}
+	return f.Truncate(off + int64(s.size))
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -227,15 +339,14 @@ var errCorrupt = errors.New("corrupt snapshot")
 
 // UnmarshalBinary decodes a snapshot that MarshalBinary encoded. It keeps
 // references into b.
-func (s *Snapshot) UnmarshalBinary(b []byte) error {
-	if len(b) < len(snapMagic)+4 || string(b[:len(snapMagic)]) != snapMagic {
+func (s *Snapshot) UnmarshalBinary(b []byte) error { return s.decode(b, true) }
+
+// decode parses b, checking its checksum if verify.
+func (s *Snapshot) decode(b []byte, verify bool) error {
+	if len(b) < len(snapMagic) || string(b[:len(snapMagic)]) != snapMagic {
 		return fmt.Errorf("%w: not a wasmpy snapshot of this version", errCorrupt)
 	}
-	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
-		return fmt.Errorf("%w: checksum mismatch", errCorrupt)
-	}
-	r := body[len(snapMagic):]
+	r := b[len(snapMagic):]
 	bad := fmt.Errorf("%w: truncated", errCorrupt)
 	uv := func() (uint64, bool) {
 		v, n := binary.Uvarint(r)
@@ -270,7 +381,7 @@ func (s *Snapshot) UnmarshalBinary(b []byte) error {
 	for i := uint64(0); i < nf; i++ {
 		pl, ok := uv()
 		p, ok2 := take(pl)
-		if !ok || !ok2 || len(r) < 1 {
+		if !ok || !ok2 || len(r) < 1 || r[0] > 1 {
 			return bad
 		}
 		f := snapFile{path: string(p), dir: r[0] == 1}
@@ -285,21 +396,30 @@ func (s *Snapshot) UnmarshalBinary(b []byte) error {
 	}
 	pages := int(size / snapPage)
 	present, ok := take(uint64((pages + 7) / 8))
-	if !ok {
+	sum, ok2 := take(4)
+	if !ok || !ok2 {
 		return bad
 	}
-	stored := 0
-	for _, x := range present {
-		for ; x != 0; x &= x - 1 {
-			stored++
-		}
-	}
-	if len(r) != stored*snapPage {
+	hdr := b[:len(b)-len(r)-4]
+	off := roundUp(len(hdr)+4, snapPage)
+	if uint64(len(b)) != uint64(off)+size || !allZero(b[len(hdr)+4:off]) {
 		return bad
 	}
-	ns.present, ns.data = present, r
+	ns.present, ns.image, ns.imageOff = present, b[off:], int64(off)
+	if verify && ns.checksum(hdr) != binary.LittleEndian.Uint32(sum) {
+		return fmt.Errorf("%w: checksum mismatch", errCorrupt)
+	}
 	*s = *ns
 	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // SnapshotKey says what an interpreter's state after start-up depends on:
@@ -416,7 +536,7 @@ func (st *SnapshotStore) path(key string) string {
 // error if the file is corrupt or was made for another key.
 func (st *SnapshotStore) Load(key string) (*Snapshot, error) {
 	p := st.path(key)
-	b, release, err := mapFile(p)
+	b, file, release, err := mapFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -428,7 +548,7 @@ func (st *SnapshotStore) Load(key string) (*Snapshot, error) {
 		release()
 		return nil, fmt.Errorf("snapshot %s: %w", filepath.Base(p), err)
 	}
-	s.release = release
+	s.release, s.file = release, file
 	if s.key != key {
 		s.Release()
 		return nil, fmt.Errorf("snapshot %s: %w: made for another key", filepath.Base(p), errCorrupt)
@@ -443,10 +563,6 @@ func (st *SnapshotStore) Load(key string) (*Snapshot, error) {
 func (st *SnapshotStore) Save(s *Snapshot) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	b, err := s.MarshalBinary()
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(st.dir, 0o700); err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
@@ -455,7 +571,7 @@ func (st *SnapshotStore) Save(s *Snapshot) error {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
+	if err := s.writeTo(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("save snapshot: %w", err)
 	}

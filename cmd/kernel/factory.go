@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wasmpy/interp"
@@ -79,27 +80,53 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 	// What Python's start-up may depend on besides the interpreter's Config:
 	// the permissions it can ask for.
 	snapKey := string(permsJSON)
+	// Start-up makes some 40 MB of short-lived garbage: collecting it while
+	// the kernel starts would slow the start. Shortly after the first
+	// interpreter is made (at once if it fails), the hold ends; a timer ends
+	// it in any case.
+	endHold := holdGC(512 << 20)
+	time.AfterFunc(time.Minute, endHold)
+	// The runtime compiles in the background: meanwhile the kernel binds its
+	// sockets and a kernel reads its snapshot.
 	load := sync.OnceValues(func() (*wasmpy.Runtime, error) {
-		rt, err := wasmpy.LoadRuntime(context.WithoutCancel(ctx), runtimeConfig(opts, log))
-		mark("runtime loaded")
+		rt, err := wasmpy.OpenRuntime(context.WithoutCancel(ctx), runtimeConfig(opts, log))
+		mark("runtime opened")
+		if err == nil {
+			go func() {
+				if rt.Wait(ctx) == nil {
+					mark("runtime loaded")
+				}
+			}()
+		}
 		return rt, err
 	})
-	go load() // meanwhile, the kernel binds its sockets
+	go load()
+	// The first interpreter's host side (its loop and JS world, milliseconds
+	// to make) is made while the runtime compiles.
+	newHostFor := func(ctx context.Context) (*host, error) { return newHost(ctx, opts, log) }
+	first := sync.OnceValues(func() (*host, error) { return newHostFor(context.WithoutCancel(ctx)) })
+	go first()
+	var firstTaken atomic.Bool
 	return func(ctx context.Context, bg interp.Events) (interp.Interpreter, error) {
 		rt, err := load()
 		if err != nil {
+			endHold()
 			return nil, err
 		}
 		// Each interpreter has its own event loop, which owns it: every call
 		// into Python runs there, and timers and I/O completions run there
 		// between requests. It stops when the interpreter is closed.
-		l := loop.New(log)
-		lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		go l.Run(lctx)
-		fetcher := loop.NewPolicyFetcher(opts.Net)
-		fetcher.MaxResponseBytes = opts.FetchMaxBytes
-		fetcher.Timeout = opts.FetchTimeout
-		var world *jsbridge.World
+		var h *host
+		if firstTaken.CompareAndSwap(false, true) {
+			h, err = first()
+		} else {
+			h, err = newHostFor(ctx)
+		}
+		if err != nil {
+			endHold()
+			return nil, err
+		}
+		l := h.loop
 		var block loop.BlockFunc
 		k, err := rt.NewKernel(ctx, wasmpy.KernelConfig{
 			Config:     cfg,
@@ -113,7 +140,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 				if n := l.Pending(); n > 0 {
 					return fmt.Errorf("%d event-loop tasks pending", n)
 				}
-				if world != nil && !world.Untouched() {
+				if !h.world.Untouched() {
 					return errors.New("Python holds JavaScript values")
 				}
 				return nil
@@ -121,35 +148,14 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 			Setup: []func(context.Context, *wasmpy.Interpreter) error{
 				func(_ context.Context, in *wasmpy.Interpreter) error {
 					in.Register("permissions", func(context.Context, []byte) ([]byte, error) { return permsJSON, nil })
-					return loop.Attach(lctx, l, in, loop.WithFetcher(fetcher), loop.WithBlocker(&block))
+					return loop.Attach(h.ctx, l, in, loop.WithFetcher(h.fetcher), loop.WithBlocker(&block))
 				},
-				func(_ context.Context, in *wasmpy.Interpreter) error {
-					if world != nil {
-						// A restore that failed set up another interpreter first.
-						world.Close()
-						world = nil
-					}
-					w, err := jsbridge.New(jsbridge.Options{
-						Scheduler:   loopScheduler(l),
-						CallContext: func() context.Context { return context.WithoutCancel(l.Context()) },
-						Fetch:       loopFetch(lctx, l, fetcher),
-						Stdout:      func(s string) { in.Write("stdout", s) },
-						Stderr:      func(s string) { in.Write("stderr", s) },
-						Logger:      log,
-					})
-					if err != nil {
-						return err
-					}
-					world = w
-					return w.Attach(lctx, in)
-				},
+				func(_ context.Context, in *wasmpy.Interpreter) error { return h.attach(in) },
 			},
 		})
 		if err != nil {
-			if world != nil {
-				world.Close()
-			}
-			stop()
+			endHold()
+			h.close()
 			return nil, err
 		}
 		if k.Restored {
@@ -157,12 +163,85 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 		} else {
 			mark("interpreter ready")
 		}
-		// Start-up left garbage (the compiled code's file, the snapshot's
-		// pages): collect it and give it back to the system, on the loop,
-		// where no guest code runs (a collection cannot preempt it).
-		l.Post(func() { debug.FreeOSMemory() })
-		return &loopKernel{Kernel: k, world: world, stop: stop, run: l.Do}, nil
+		// Once the first requests (queued while the kernel started) had
+		// their turn: the collector back on, and start-up's garbage collected
+		// and given back to the system, on the loop, where no guest code runs
+		// (a collection cannot preempt it).
+		time.AfterFunc(500*time.Millisecond, func() {
+			endHold()
+			l.Post(func() { debug.FreeOSMemory() })
+		})
+		return &loopKernel{Kernel: k, world: h.world, stop: h.stop, run: l.Do}, nil
 	}, nil
+}
+
+// host is an interpreter's host side, made before the interpreter: the
+// event loop that will own it, the fetcher of its network policy, and its
+// JavaScript world.
+type host struct {
+	loop    *loop.Loop
+	ctx     context.Context // the loop's: done when it stops
+	stop    context.CancelFunc
+	log     *slog.Logger
+	fetcher *loop.Fetcher
+	world   *jsbridge.World
+	in      atomic.Pointer[wasmpy.Interpreter] // where console output goes
+	used    bool                               // world was attached once
+}
+
+func newHost(ctx context.Context, opts runtimeOptions, log *slog.Logger) (*host, error) {
+	h := &host{loop: loop.New(log), log: log}
+	h.ctx, h.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go h.loop.Run(h.ctx)
+	h.fetcher = loop.NewPolicyFetcher(opts.Net)
+	h.fetcher.MaxResponseBytes = opts.FetchMaxBytes
+	h.fetcher.Timeout = opts.FetchTimeout
+	w, err := h.newWorld()
+	if err != nil {
+		h.stop()
+		return nil, err
+	}
+	h.world = w
+	return h, nil
+}
+
+func (h *host) newWorld() (*jsbridge.World, error) {
+	write := func(stream string) func(string) {
+		return func(s string) {
+			if in := h.in.Load(); in != nil {
+				in.Write(stream, s)
+			}
+		}
+	}
+	return jsbridge.New(jsbridge.Options{
+		Scheduler:   loopScheduler(h.loop),
+		CallContext: func() context.Context { return context.WithoutCancel(h.loop.Context()) },
+		Fetch:       loopFetch(h.ctx, h.loop, h.fetcher),
+		Stdout:      write("stdout"),
+		Stderr:      write("stderr"),
+		Logger:      h.log,
+	})
+}
+
+// attach gives the world to in (a Setup step): a fresh world if a restore
+// that failed gave the first one to another interpreter.
+func (h *host) attach(in *wasmpy.Interpreter) error {
+	if h.used {
+		h.world.Close()
+		w, err := h.newWorld()
+		if err != nil {
+			return err
+		}
+		h.world = w
+	}
+	h.used = true
+	h.in.Store(in)
+	return h.world.Attach(h.ctx, in)
+}
+
+func (h *host) close() {
+	h.world.Close()
+	h.stop()
 }
 
 // loopKernel is a kernel interpreter with the event loop that owns it and
@@ -310,4 +389,20 @@ func permissionsOf(opts runtimeOptions, env map[string]string) permissions {
 	}
 	sort.Strings(p.Env)
 	return p
+}
+
+// holdGC turns the garbage collector off until the heap reaches limit (or
+// the limit already set, if lower), and returns the function that puts the
+// collector's settings back (once; later calls do nothing).
+func holdGC(limit int64) func() {
+	pct := debug.SetGCPercent(-1)
+	prev := debug.SetMemoryLimit(-1)
+	debug.SetMemoryLimit(min(prev, limit))
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			debug.SetMemoryLimit(prev)
+			debug.SetGCPercent(pct)
+		})
+	}
 }

@@ -140,7 +140,8 @@ class SnapshotStepsTest(unittest.TestCase):
             hm = WasmHistoryManager(hist_file=os.path.join(d, "h.sqlite"))
             hm.store_inputs(1, "a = 1")
             before = snapshot.open_fds(1024)
-            handle = snapshot.handler(hm)
+            warmed: list[int] = []
+            handle = snapshot.handler(hm, lambda: warmed.append(1))
             os.environ["WASMPY_TEST_OLD"] = "1"
             fds = json.loads(handle(json.dumps({"op": "freeze", "env": {"WASMPY_TEST_OLD": "1", "HOME": os.environ.get("HOME", "/")}}).encode()))
             self.assertLess(len(snapshot.open_fds(1024)), len(before), "the database file stayed open")
@@ -152,6 +153,7 @@ class SnapshotStepsTest(unittest.TestCase):
             random.seed(1)
             thaw = {"op": "thaw", "env": {"WASMPY_TEST_NEW": "2", "HOME": os.environ.get("HOME", "/")}}
             self.assertEqual(handle(json.dumps(thaw).encode()), b"{}")
+            self.assertEqual(warmed, [1], "warm runs once, before the freeze")
             self.assertNotEqual(random.random(), drawn, "thaw did not reseed random")
             self.assertNotIn("WASMPY_TEST_OLD", os.environ)  # the snapshot's, gone
             self.assertEqual(os.environ.pop("WASMPY_TEST_NEW"), "2")

@@ -42,7 +42,11 @@ def start() -> Kernel:
         _wasmpy_rt.register("kernel", _kernel.handle)
         from . import snapshot
 
-        _wasmpy_rt.register(snapshot.TARGET, snapshot.handler(_kernel.shell.history_manager))
+        shell = _kernel.shell
+        # The first result shown builds the display formatters (12
+        # configurables, milliseconds in wasm): build them before a snapshot.
+        warm = lambda: shell.display_formatter.format(0)  # noqa: E731
+        _wasmpy_rt.register(snapshot.TARGET, snapshot.handler(shell.history_manager, warm))
     return _kernel
 
 

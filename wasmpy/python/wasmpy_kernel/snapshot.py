@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 TARGET = "wasmpy_kernel.snapshot"
@@ -45,9 +46,12 @@ class _State:
     env: dict[str, str] = {}
 
 
-def freeze(history: Any, env: dict[str, str]) -> list[int]:
-    """Close files and collect garbage; return the fds still open."""
+def freeze(history: Any, env: dict[str, str], warm: Callable[[], object] | None = None) -> list[int]:
+    """Warm what a first cell would build lazily (warm), close files and
+    collect garbage; return the fds still open."""
     _State.env = dict(env)
+    if warm is not None:
+        warm()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     if history is not None and str(history.hist_file) != ":memory:":
@@ -83,14 +87,14 @@ def thaw(history: Any, env: dict[str, str] | None = None) -> None:
     importlib.invalidate_caches()
 
 
-def handler(history: Any):  # type: ignore[no-untyped-def]
-    """The dispatch handler for TARGET."""
+def handler(history: Any, warm: Callable[[], object] | None = None):  # type: ignore[no-untyped-def]
+    """The dispatch handler for TARGET; warm runs before each freeze."""
 
     def handle(data: bytes) -> bytes:
         req = json.loads(bytes(data))
         op, env = req.get("op"), dict(req.get("env") or {})
         if op == "freeze":
-            return json.dumps(freeze(history, env)).encode()
+            return json.dumps(freeze(history, env, warm)).encode()
         if op == "thaw":
             thaw(history, env)
             return b"{}"
