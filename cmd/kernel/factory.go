@@ -80,11 +80,12 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 	// What Python's start-up may depend on besides the interpreter's Config:
 	// the permissions it can ask for.
 	snapKey := string(permsJSON)
-	// Start-up makes some 40 MB of short-lived garbage: collecting it while
+	// Start-up makes some 40 MB of short-lived garbage (a first compilation,
+	// some 300 MB): collecting it while
 	// the kernel starts would slow the start. Shortly after the first
 	// interpreter is made (at once if it fails), the hold ends; a timer ends
 	// it in any case.
-	endHold := holdGC(512 << 20)
+	endHold := wasmpy.HoldGC()
 	time.AfterFunc(time.Minute, endHold)
 	// The runtime compiles in the background: meanwhile the kernel binds its
 	// sockets and a kernel reads its snapshot.
@@ -389,20 +390,4 @@ func permissionsOf(opts runtimeOptions, env map[string]string) permissions {
 	}
 	sort.Strings(p.Env)
 	return p
-}
-
-// holdGC turns the garbage collector off until the heap reaches limit (or
-// the limit already set, if lower), and returns the function that puts the
-// collector's settings back (once; later calls do nothing).
-func holdGC(limit int64) func() {
-	pct := debug.SetGCPercent(-1)
-	prev := debug.SetMemoryLimit(-1)
-	debug.SetMemoryLimit(min(prev, limit))
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			debug.SetMemoryLimit(prev)
-			debug.SetGCPercent(pct)
-		})
-	}
 }

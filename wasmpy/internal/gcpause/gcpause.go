@@ -28,17 +28,33 @@ const Every = time.Second
 
 var (
 	mu      sync.Mutex
-	running int
+	running int // guest calls in progress
+	held    int // holds in force (Hold)
 	saved   int
 	last    atomic.Int64 // unix nanoseconds of the last collection
 )
+
+// off turns collections off if they are on; with mu held.
+func off() {
+	if running == 0 && held == 0 {
+		saved = debug.SetGCPercent(-1)
+	}
+}
+
+// on restores the setting off saved if nothing needs collections off any
+// more; with mu held.
+func on() {
+	if running == 0 && held == 0 {
+		debug.SetGCPercent(saved)
+	}
+}
 
 // Enter marks the start of a guest call.
 func Enter() {
 	mu.Lock()
 	defer mu.Unlock()
+	off()
 	if running == 0 {
-		saved = debug.SetGCPercent(-1)
 		last.Store(time.Now().UnixNano())
 	}
 	running++
@@ -49,8 +65,26 @@ func Leave() {
 	mu.Lock()
 	defer mu.Unlock()
 	running--
-	if running == 0 {
-		debug.SetGCPercent(saved)
+	on()
+}
+
+// Hold keeps collections off, guest calls or not, until the returned
+// function is called (once; later calls do nothing): for a phase that makes
+// short-lived garbage faster than collecting it would pay (a process's
+// start-up). Collect still runs collections while guests run.
+func Hold() (release func()) {
+	mu.Lock()
+	off()
+	held++
+	mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			held--
+			on()
+		})
 	}
 }
 
