@@ -100,6 +100,36 @@ def test_interrupt_running_loop(kernel):
     assert stdout_of(msgs) == "after\n"
 
 
+def test_interrupt_c_code_that_never_checks_signals(kernel):
+    """A C loop that never returns to Python cannot take KeyboardInterrupt:
+    the kernel gives the interpreter up, says so, and keeps serving from a
+    new one, through long cells and collections (while the old code still
+    runs in the background), and then shuts down."""
+    km, kc = kernel
+    msg_id = kc.execute("x = sum(range(10**13))")  # hours of C
+    time.sleep(1.0)
+    start = time.monotonic()
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=10)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["ename"] == "InterpreterCrashed", reply["content"]
+    assert "restart the kernel" in reply["content"]["evalue"]
+    assert time.monotonic() - start < 3
+    for code, want in [
+        ("n = 0\nwhile n < 4_000_000: n += 1\nprint(n)", "4000000\n"),  # ticks ask for collections
+        ("import gc; print(gc.collect() >= 0)", "True\n"),
+        ("print('x' in globals())", "False\n"),
+    ]:
+        _, msgs = run_cell(kc, code, timeout=60)
+        assert stdout_of(msgs) == want, code
+    assert kc.is_alive()
+    kc.shutdown()
+    deadline = time.monotonic() + 15
+    while km.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not km.is_alive(), "the kernel did not exit on shutdown_request"
+
+
 def test_interrupt_sleep(kernel):
     km, kc = kernel
     kc.execute("import time\ntime.sleep(60)")

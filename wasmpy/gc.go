@@ -9,3 +9,9 @@ import "wasmpy/wasmpy/internal/gcpause"
 // guest called the host). For a phase that makes short-lived garbage faster
 // than collecting it would pay back, such as a kernel's start-up.
 func HoldGC() (release func()) { return gcpause.Hold() }
+
+// FreeOSMemory runs debug.FreeOSMemory unless guest code runs anywhere in
+// the process (a collection would wait for it: for ever, for a call that was
+// given up on), and reports whether it did. Call it where the caller's own
+// interpreter is idle.
+func FreeOSMemory() bool { return gcpause.FreeOSMemory() }

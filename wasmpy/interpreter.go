@@ -110,13 +110,20 @@ type Interpreter struct {
 	callCancel  atomic.Pointer[context.CancelCauseFunc]
 	abandoned   chan struct{} // closed when a call is given up on
 	abandonOnce sync.Once
-	closeLater  atomic.Bool // Close was called while an abandoned call ran
-	dead        atomic.Pointer[error]
-	closeOnce   sync.Once
+	// abandonedCall: the running call was given up on (gcpause.Abandon);
+	// cleared, with gcpause.Unabandon, when it returns.
+	abandonedCall atomic.Bool
+	closeLater    atomic.Bool // Close was called while an abandoned call ran
+	dead          atomic.Pointer[error]
+	closeOnce     sync.Once
 }
 
 // errHardStop is the cause given when an interrupt did not land in time.
 var errHardStop = errors.New("interrupt did not land in time; the interpreter was stopped")
+
+// errAbandoned is why an interpreter whose code could not be stopped died.
+var errAbandoned = errors.New("interrupt did not land in time: the interpreter was given up on, " +
+	"but its C code still runs on a CPU until it ends (restart the kernel to stop it)")
 
 // NewInterpreter instantiates python.wasm and initializes CPython.
 func (r *Runtime) NewInterpreter(ctx context.Context, cfg Config) (*Interpreter, error) {
@@ -429,6 +436,11 @@ func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []by
 	defer in.callCancel.Store(nil)
 	gcpause.Enter()
 	defer gcpause.Leave()
+	defer func() {
+		if in.abandonedCall.Swap(false) {
+			gcpause.Unabandon()
+		}
+	}()
 	in.beginCall()
 	defer in.endCall()
 	rc, err := in.invoke(cctx, name, data)
@@ -619,8 +631,13 @@ func (in *Interpreter) watchInterrupt(g uint64) {
 			} else {
 				// Nothing can stop the guest: give up on it. Its call returns
 				// when its C code next reaches Python's eval loop.
-				in.markDead(errHardStop)
-				in.abandonOnce.Do(func() { close(in.abandoned) })
+				in.abandonOnce.Do(func() {
+					gcpause.Abandon()
+					in.abandonedCall.Store(true)
+					in.markDead(errAbandoned)
+					in.log.Warn("the interpreter's C code could not be stopped: it runs on until it ends, and Go's garbage collector waits for that; restart the kernel to end it")
+					close(in.abandoned)
+				})
 			}
 			return
 		}

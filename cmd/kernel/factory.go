@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,7 +169,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 		// (a collection cannot preempt it).
 		time.AfterFunc(500*time.Millisecond, func() {
 			endHold()
-			l.Post(func() { debug.FreeOSMemory() })
+			l.Post(func() { wasmpy.FreeOSMemory() })
 		})
 		return &loopKernel{Kernel: k, world: h.world, stop: h.stop, run: l.Do}, nil
 	}, nil

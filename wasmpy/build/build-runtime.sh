@@ -435,7 +435,12 @@ ln -sfn "$runtime_id" "$cache/runtime/current"
 say "runtime $runtime_id: python.wasm $(du -h "$rt/python.wasm" | cut -f1), lib.zip $(du -h "$rt/lib.zip" | cut -f1)"
 if [ -n "$out" ]; then
 	mkdir -p "$out"
-	cp "$rt/python.wasm" "$rt/lib.zip" "$rt/manifest.json" "$out/"
+	# Each file replaced by a rename, never rewritten in place: a running
+	# kernel maps python.wasm.
+	for f in python.wasm lib.zip manifest.json; do
+		cp "$rt/$f" "$out/.$f.tmp"
+		mv -f "$out/.$f.tmp" "$out/$f"
+	done
 	say "runtime copied to $out"
 fi
 say "done: $rt"

@@ -88,14 +88,46 @@ func Hold() (release func()) {
 	}
 }
 
-// Collect runs a collection if guests have run for Every since the last one.
-// Call it only from a goroutine that is in Go code on behalf of a guest (a
-// host function); it is cheap when nothing is due.
+// abandoned counts guest calls given up on that still run: while one does,
+// no collection may start at all (its stop-the-world phase would wait for
+// that call, which may never reach Go code again, and stop the process).
+var abandoned atomic.Int32
+
+// Abandon marks a running guest call as given up on (collections stop until
+// Unabandon); the call still Leaves when it ends.
+func Abandon() { abandoned.Add(1) }
+
+// Unabandon marks the end of a call given to Abandon.
+func Unabandon() { abandoned.Add(-1) }
+
+// Abandoned reports how many abandoned guest calls still run.
+func Abandoned() int { return int(abandoned.Load()) }
+
+// Collect runs a collection if guests have run for Every since the last one
+// (and none was abandoned). Call it only from a goroutine that is in Go code
+// on behalf of a guest (a host function); it is cheap when nothing is due.
 func Collect() {
+	if abandoned.Load() > 0 {
+		return
+	}
 	now := time.Now().UnixNano()
 	l := last.Load()
 	if now-l < int64(Every) || !last.CompareAndSwap(l, now) {
 		return
 	}
 	runtime.GC()
+}
+
+// FreeOSMemory collects and gives memory back to the system, as
+// debug.FreeOSMemory, unless a guest call runs (which the collection would
+// wait for). Call it where the caller's own guest is idle.
+func FreeOSMemory() bool {
+	mu.Lock()
+	busy := running > 0
+	mu.Unlock()
+	if busy || abandoned.Load() > 0 {
+		return false
+	}
+	debug.FreeOSMemory()
+	return true
 }

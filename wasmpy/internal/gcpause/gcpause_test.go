@@ -1,6 +1,7 @@
 package gcpause
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -37,5 +38,40 @@ func TestHoldAndGuestCalls(t *testing.T) {
 		if got := gcPercent(); got != s.want {
 			t.Fatalf("after %s: GC percent %d, want %d", s.name, got, s.want)
 		}
+	}
+}
+
+// While a call given up on runs, nothing here starts a collection.
+func TestNoCollectionWhileAbandoned(t *testing.T) {
+	numGC := func() uint32 {
+		var st runtime.MemStats
+		runtime.ReadMemStats(&st)
+		return st.NumGC
+	}
+	if !FreeOSMemory() {
+		t.Fatal("FreeOSMemory refused with no guest running")
+	}
+	Enter()
+	if FreeOSMemory() {
+		t.Fatal("FreeOSMemory collected while a guest ran")
+	}
+	last.Store(0) // a collection is due
+	Abandon()
+	before := numGC()
+	Collect()
+	if numGC() != before {
+		t.Fatal("Collect collected while an abandoned call ran")
+	}
+	Unabandon()
+	Leave()
+	if Abandoned() != 0 {
+		t.Fatalf("Abandoned() = %d", Abandoned())
+	}
+	Enter()
+	last.Store(0)
+	Collect()
+	Leave()
+	if numGC() == before {
+		t.Fatal("Collect did not collect once the abandoned call ended")
 	}
 }
