@@ -164,6 +164,30 @@ class SnapshotStepsTest(unittest.TestCase):
                 handle(b'{"op": "melt"}')
 
 
+class HistoryDeferredWriteTest(unittest.TestCase):
+    def test_writes_once_deferred_and_coalesced(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            hm = WasmHistoryManager(hist_file=os.path.join(d, "h.sqlite"))
+            later: list = []
+            hm.defer = later.append
+
+            def stored() -> list[str]:
+                rows = hm.db.execute("SELECT source FROM history WHERE session = ?", (hm.session_number,))
+                return [r[0] for r in rows]
+
+            hm.store_inputs(1, "a = 1")
+            hm.store_inputs(2, "b = 2")
+            self.assertEqual(stored(), [], "written before the deferred write ran")
+            self.assertEqual(len(later), 1, "one deferred write for the pending cells")
+            later.pop()()
+            self.assertEqual(stored(), ["a = 1", "b = 2"])
+            hm.store_inputs(3, "c = 3")
+            self.assertEqual(len(later), 1, "a new write is deferred after the last one ran")
+            # Reading the history writes what is pending first.
+            self.assertEqual([x[2] for x in hm.get_range_stored(0, 1, None)], ["a = 1", "b = 2", "c = 3"])
+            hm.db.close()
+
+
 class HistoryDurabilityTest(unittest.TestCase):
     def test_no_fsync_per_cell(self) -> None:
         with tempfile.TemporaryDirectory() as d:

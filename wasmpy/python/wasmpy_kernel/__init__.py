@@ -43,6 +43,11 @@ def start() -> Kernel:
         from . import snapshot
 
         shell = _kernel.shell
+        from pyodide import webloop
+
+        # History is written on the event loop once the request is answered
+        # (as IPython's saving thread would), not on every cell's path.
+        shell.history_manager.defer = lambda fn: webloop.get_loop().call_soon(fn)
         # The first result shown builds the display formatters (12
         # configurables, milliseconds in wasm): build them before a snapshot.
         warm = lambda: shell.display_formatter.format(0)  # noqa: E731

@@ -1,7 +1,9 @@
 """IPython history without the saving thread (WASI cannot start threads).
 
-WasmHistoryManager writes its input/output cache to SQLite inline, right when
-IPython would wake the saving thread. The database is a file (default
+WasmHistoryManager writes its input/output cache to SQLite when IPython
+would wake the saving thread: through `defer` if set (the kernel sets it to
+the event loop's call_soon, so the write happens once the request is
+answered, as the thread's would), else inline. The database is a file (default
 /tmp/ipython-history.sqlite, or $WASMPY_HISTORY_FILE; ":memory:" keeps it in
 memory) so session numbers go on across interpreter restarts when /tmp
 survives them; if the file cannot be used it falls back to memory.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,11 @@ def history_file() -> str:
 class WasmHistoryManager(HistoryManager):
     """A HistoryManager that never starts HistorySavingThread."""
 
+    defer: Callable[[Callable[[], None]], object] | None = None
+    """Runs a write of the cache later (None: write at once)."""
+
     def __init__(self, shell: Any = None, config: Any = None, **traits: Any) -> None:
+        self._write_pending = False
         # With ":memory:" the base class starts no thread; switch to the file after.
         wanted = str(traits.pop("hist_file", "") or history_file())
         super().__init__(shell=shell, config=config, hist_file=":memory:", **traits)
@@ -61,9 +67,18 @@ class WasmHistoryManager(HistoryManager):
             self.db.execute("PRAGMA synchronous = OFF")
 
     def _save_now(self) -> None:
-        if self.save_flag is not None and self.save_flag.is_set():
-            self.save_flag.clear()
+        if self.save_flag is None or not self.save_flag.is_set():
+            return
+        self.save_flag.clear()
+        if self.defer is None:
             self.writeout_cache()
+        elif not self._write_pending:
+            self._write_pending = True
+            self.defer(self._deferred_write)
+
+    def _deferred_write(self) -> None:
+        self._write_pending = False
+        self.writeout_cache()
 
     def store_inputs(self, line_num: int, source: str, source_raw: str | None = None) -> None:
         super().store_inputs(line_num, source, source_raw)
