@@ -634,6 +634,9 @@ func (in *Interpreter) watchInterrupt(g uint64) {
 				in.abandonOnce.Do(func() {
 					gcpause.Abandon()
 					in.abandonedCall.Store(true)
+					if in.gen.Load() != g && in.abandonedCall.Swap(false) {
+						gcpause.Unabandon() // the call ended meanwhile
+					}
 					in.markDead(errAbandoned)
 					in.log.Warn("the interpreter's C code could not be stopped: it runs on until it ends, and Go's garbage collector waits for that; restart the kernel to end it")
 					close(in.abandoned)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"wasmpy/interp"
+	"wasmpy/wasmpy/internal/gcpause"
 )
 
 // The runtime is compiled once for all tests (the compilation cache makes
@@ -285,10 +286,16 @@ func TestHardStop(t *testing.T) {
 		if !errors.Is(in.Dead(), interp.ErrDead) {
 			t.Fatalf("Dead() = %v", in.Dead())
 		}
+		if gcpause.Abandoned() != 1 {
+			t.Errorf("gcpause.Abandoned() = %d while the abandoned call runs, want 1", gcpause.Abandoned())
+		}
 		select {
 		case err := <-done:
 			if !errors.Is(err, interp.ErrDead) || strings.Contains(out.text("stdout"), "finished") {
 				t.Fatalf("the abandoned call returned %v, stdout %q", err, out.text("stdout"))
+			}
+			if gcpause.Abandoned() != 0 {
+				t.Errorf("gcpause.Abandoned() = %d after the abandoned call returned", gcpause.Abandoned())
 			}
 		case <-time.After(60 * time.Second):
 			t.Fatal("the abandoned call never returned")

@@ -79,11 +79,10 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 	// What Python's start-up may depend on besides the interpreter's Config:
 	// the permissions it can ask for.
 	snapKey := string(permsJSON)
-	// Start-up makes some 40 MB of short-lived garbage (a first compilation,
-	// some 300 MB): collecting it while
-	// the kernel starts would slow the start. Shortly after the first
-	// interpreter is made (at once if it fails), the hold ends; a timer ends
-	// it in any case.
+	// Start-up makes some 40 MB of short-lived garbage (a first compilation
+	// some 300 MB): collecting it while the kernel starts would slow the
+	// start. Shortly after the first interpreter is made (at once if that
+	// fails) the hold ends; a timer ends it in any case.
 	endHold := wasmpy.HoldGC()
 	time.AfterFunc(time.Minute, endHold)
 	// The runtime compiles in the background: meanwhile the kernel binds its
