@@ -59,31 +59,31 @@ def start_server() -> http.server.ThreadingHTTPServer:
     return srv
 
 
+def _next(get, deadline: float, what: str) -> dict:
+    """The next message from get (a client's get_*_msg) before deadline."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise CellTimeout(f"no {what}")
+        try:
+            return get(timeout=left)
+        except queue.Empty:
+            continue
+
+
 def collect(kc, msg_id: str, timeout: float) -> tuple[dict, list[dict]]:
     """The iopub messages of msg_id up to idle, and its shell reply, within timeout."""
     deadline = time.monotonic() + timeout
     msgs: list[dict] = []
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise CellTimeout(f"no idle within {timeout:g} s")
-        try:
-            m = kc.get_iopub_msg(timeout=left)
-        except queue.Empty:
-            continue
+        m = _next(kc.get_iopub_msg, deadline, f"idle within {timeout:g} s")
         if m["parent_header"].get("msg_id") != msg_id:
             continue
         msgs.append(m)
         if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
             break
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise CellTimeout(f"no execute_reply within {timeout:g} s")
-        try:
-            reply = kc.get_shell_msg(timeout=left)
-        except queue.Empty:
-            continue
+        reply = _next(kc.get_shell_msg, deadline, f"execute_reply within {timeout:g} s")
         if reply["parent_header"].get("msg_id") == msg_id:
             return reply, msgs
 
@@ -199,13 +199,7 @@ def interrupt_cell(km, kc, timeout: float) -> tuple[str | None, float]:
     deadline = time.monotonic() + timeout
     early: list[dict] = []
     while True:  # wait for busy, then give the loop a moment to be running
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise CellTimeout("no busy status")
-        try:
-            m = kc.get_iopub_msg(timeout=left)
-        except queue.Empty:
-            continue
+        m = _next(kc.get_iopub_msg, deadline, "busy status")
         if m["parent_header"].get("msg_id") == msg_id:
             early.append(m)
             if m["msg_type"] == "status" and m["content"]["execution_state"] == "busy":

@@ -102,8 +102,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 	go load()
 	// The first interpreter's host side (its loop and JS world, milliseconds
 	// to make) is made while the runtime compiles.
-	newHostFor := func(ctx context.Context) (*host, error) { return newHost(ctx, opts, log) }
-	first := sync.OnceValues(func() (*host, error) { return newHostFor(context.WithoutCancel(ctx)) })
+	first := sync.OnceValues(func() (*host, error) { return newHost(context.WithoutCancel(ctx), opts, log) })
 	go first()
 	var firstTaken atomic.Bool
 	return func(ctx context.Context, bg interp.Events) (interp.Interpreter, error) {
@@ -119,7 +118,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 		if firstTaken.CompareAndSwap(false, true) {
 			h, err = first()
 		} else {
-			h, err = newHostFor(ctx)
+			h, err = newHost(ctx, opts, log)
 		}
 		if err != nil {
 			endHold()
