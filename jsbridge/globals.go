@@ -43,6 +43,7 @@ func (w *World) installGlobals() error {
 	}
 	set("write", func(c goja.FunctionCall) goja.Value {
 		text := c.Argument(1).String()
+		w.flushPython()
 		if c.Argument(0).ToInteger() == 2 {
 			if w.opts.Stderr != nil {
 				w.opts.Stderr(text)
@@ -200,6 +201,18 @@ func (w *World) runTask(fn func() error) {
 		}
 	}
 	w.writeErr("Uncaught " + err.Error() + "\n")
+}
+
+// flushPython has Python flush its buffered stdout and stderr when Python
+// called the JS code running now (it waits in a host function), so that
+// console output follows what Python printed before the call.
+func (w *World) flushPython() {
+	if w.ctx == nil || w.host == nil {
+		return
+	}
+	if _, err := w.host.Dispatch(w.ctx, "flush", nil); err != nil {
+		w.log.Debug("flush Python's output before console output", "err", err)
+	}
 }
 
 func (w *World) writeErr(s string) {

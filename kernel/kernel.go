@@ -24,9 +24,11 @@ const (
 	// shutdownGrace bounds how long Run waits for in-flight work when it
 	// stops.
 	shutdownGrace = 2 * time.Second
-	// shutdownLinger is how long Run lets IOPub drain after a
-	// shutdown_request before it closes the Conn.
+	// shutdownLinger is how long at most Run lets IOPub drain after a
+	// shutdown_request before it closes the Conn, and shutdownQuiet how
+	// long without a write to its subscribers means it has drained.
 	shutdownLinger = 250 * time.Millisecond
+	shutdownQuiet  = 20 * time.Millisecond
 )
 
 // Config configures a Kernel.
@@ -156,10 +158,10 @@ func (k *Kernel) Run(ctx context.Context) error {
 	select {
 	case <-k.stop:
 		k.log.Info("shutting down")
-		// The shutdown_reply and status just published sit in the iopub
-		// socket's queue, which closing the Conn discards; give them a
-		// moment to go out.
-		time.Sleep(shutdownLinger)
+		// The shutdown_reply and status just published may sit in the
+		// iopub socket's queue, which closing the Conn discards: let them
+		// go out.
+		k.conn.Drain(parent, shutdownQuiet, shutdownLinger)
 	case <-parent.Done():
 		err = parent.Err()
 		k.log.Info("stopping", "reason", context.Cause(parent))

@@ -25,6 +25,7 @@ type kernelBox struct {
 	mu     sync.Mutex
 	emits  []emitted
 	stream strings.Builder
+	parent map[string]any // the stream parent Python set ("stream.parent")
 }
 
 type emitted struct {
@@ -56,10 +57,30 @@ func newKernelBox(t *testing.T) *kernelBox {
 			return
 		}
 		kb.in = k.Interpreter()
-		kb.in.SetOutput(func(_, text string) {
+		// As wasmpy.Kernel does: text printed while Python set a stream
+		// parent (a task of an earlier cell runs) is a stream message of
+		// that parent's.
+		kb.in.SetOutput(func(name, text string) {
 			kb.mu.Lock()
-			kb.stream.WriteString(text)
+			defer kb.mu.Unlock()
+			if kb.parent == nil {
+				kb.stream.WriteString(text)
+				return
+			}
+			content, _ := json.Marshal(map[string]string{"name": name, "text": text})
+			kb.emits = append(kb.emits, emitted{Type: "stream", Content: content, Parent: kb.parent})
+		})
+		kb.in.Register("stream.parent", func(_ context.Context, data []byte) ([]byte, error) {
+			var p map[string]any
+			if len(data) > 0 {
+				if err := json.Unmarshal(data, &p); err != nil {
+					return nil, err
+				}
+			}
+			kb.mu.Lock()
+			kb.parent = p
 			kb.mu.Unlock()
+			return nil, nil
 		})
 		kb.in.Register("emit", func(_ context.Context, data []byte) ([]byte, error) {
 			var e emitted

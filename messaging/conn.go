@@ -93,6 +93,9 @@ type Conn struct {
 	cancel context.CancelFunc
 	socks  [numChannels]zmq4.Socket
 	sendMu [numChannels]sync.Mutex
+	// writes follows the writes of each socket's peer connections; Drain
+	// uses iopub's.
+	writes [numChannels]writeTracker
 	in     [IOPub]chan *Message // Shell, Control, Stdin
 	wg     sync.WaitGroup
 
@@ -129,7 +132,8 @@ func Listen(ctx context.Context, info ConnectionInfo, log *slog.Logger, opts ...
 
 	zlog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	for ch := Shell; ch < numChannels; ch++ {
-		sctx := withGuard(ctx, guardConfig{limit: o.maxSize, handshake: o.handshake, socket: ch.String(), log: log})
+		sctx := withGuard(ctx, guardConfig{limit: o.maxSize, handshake: o.handshake, socket: ch.String(), log: log,
+			writes: &c.writes[ch]})
 		zopts := []zmq4.Option{zmq4.WithLogger(zlog), zmq4.WithTimeout(sendTimeout)}
 		var s zmq4.Socket
 		if ch == IOPub {
@@ -249,7 +253,30 @@ func (c *Conn) Publish(msg *Message) error {
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	c.writes[IOPub].queued()
 	return c.send(IOPub, msg, frames)
+}
+
+// Drain waits until what was published has been written to the iopub
+// subscribers' connections: zmq4 queues published messages and writes them
+// from a goroutine of its own, and closing the Conn discards the queue. It
+// returns once no write has been made or started for quiet since the last
+// Publish, or after max (a stalled subscriber), or when ctx is done.
+func (c *Conn) Drain(ctx context.Context, quiet, max time.Duration) {
+	deadline := time.Now().Add(max)
+	w := &c.writes[IOPub]
+	for {
+		idle := w.idleFor()
+		if idle >= quiet || !time.Now().Before(deadline) {
+			return
+		}
+		wait := min(quiet-idle, time.Until(deadline))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (c *Conn) send(ch Channel, msg *Message, frames [][]byte) error {

@@ -518,3 +518,61 @@ func BenchmarkShellRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+func TestDrainBeforeClose(t *testing.T) {
+	c, _ := listenTest(t, tcpInfo("k"))
+	sub := dial(t, zmq4.NewSub(t.Context()), c.Info().Endpoint(c.Info().IOPubPort))
+	if err := sub.SetOption(zmq4.OptionSubscribe, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribed(t, c)
+
+	// More than the socket buffers hold, so that zmq4's queue is not empty
+	// when the last Publish returns.
+	const n = 300
+	big := strings.Repeat("x", 64<<10)
+	got := make(chan int, 1)
+	go func() {
+		count := 0
+		for count < n {
+			if _, err := sub.Recv(); err != nil {
+				break
+			}
+			count++
+		}
+		got <- count
+	}()
+	for i := range n {
+		m, _ := NewMessage("stream", nil, "s", map[string]any{"i": i, "text": big})
+		if err := c.Publish(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	c.Drain(t.Context(), 20*time.Millisecond, waitFor)
+	took := time.Since(start)
+	c.Close()
+	select {
+	case count := <-got:
+		if count != n {
+			t.Fatalf("the subscriber got %d of %d messages (Drain took %v)", count, n, took)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the subscriber did not get all messages")
+	}
+
+	// Nothing to write: Drain returns after the quiet time, bounded by max.
+	c2, _ := listenTest(t, tcpInfo("k"))
+	for _, tc := range []struct{ quiet, max, atLeast, below time.Duration }{
+		{20 * time.Millisecond, time.Second, 0, 500 * time.Millisecond},
+		{time.Second, 50 * time.Millisecond, 40 * time.Millisecond, 500 * time.Millisecond},
+	} {
+		m, _ := NewMessage("status", nil, "s", nil)
+		c2.Publish(m)
+		start := time.Now()
+		c2.Drain(t.Context(), tc.quiet, tc.max)
+		if d := time.Since(start); d < tc.atLeast || d >= tc.below {
+			t.Errorf("Drain(quiet %v, max %v) took %v", tc.quiet, tc.max, d)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -47,6 +48,26 @@ type guardConfig struct {
 	handshake time.Duration
 	socket    string
 	log       *slog.Logger
+	writes    *writeTracker // nil: not followed
+}
+
+// writeTracker follows the writes to a socket's peer connections: the time
+// of the last write or queued message, and the writes in progress.
+type writeTracker struct {
+	last     atomic.Int64 // unix nanoseconds
+	inflight atomic.Int32
+}
+
+// queued notes that a message was queued for writing.
+func (w *writeTracker) queued() { w.last.Store(time.Now().UnixNano()) }
+
+// idleFor is how long no write has been in progress or made, nor a message
+// queued: 0 while a write is in progress.
+func (w *writeTracker) idleFor() time.Duration {
+	if w.inflight.Load() > 0 {
+		return 0
+	}
+	return time.Duration(time.Now().UnixNano() - w.last.Load())
 }
 
 type guardKey struct{}
@@ -112,6 +133,19 @@ type guardConn struct {
 	msgSize   uint64
 	msgFrames int
 	greeted   bool // first frame after the greeting (the peer's READY) done
+}
+
+// Write notes the write in the socket's writeTracker.
+func (g *guardConn) Write(p []byte) (int, error) {
+	w := g.cfg.writes
+	if w == nil {
+		return g.Conn.Write(p)
+	}
+	w.inflight.Add(1)
+	n, err := g.Conn.Write(p)
+	w.last.Store(time.Now().UnixNano())
+	w.inflight.Add(-1)
+	return n, err
 }
 
 // frameLimitError closes the zmq4 connection: zmq4 drops a connection on a

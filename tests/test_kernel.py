@@ -64,17 +64,74 @@ def test_rich_display_and_update(kernel):
     assert upd and upd[0]["content"]["data"]["text/plain"] == "'v2'"
 
 
-def test_streaming_while_running(kernel):
+@pytest.mark.parametrize("wait", [
+    "time.sleep(1.5)",  # blocked in the host
+    "t = time.monotonic()\nwhile time.monotonic() - t < 1.5:\n    pass",  # running Python
+    "import asyncio\nawait asyncio.sleep(1.5)",  # awaiting on the event loop
+])
+def test_streaming_while_running(kernel, wait):
+    """stdout is block-buffered in the sandbox, yet a line printed before a
+    long wait or computation shows while the cell runs, without flush=True."""
     _, kc = kernel
-    msg_id = kc.execute("import time\nprint('early', flush=True)\ntime.sleep(1.5)\nprint('late')")
+    msg_id = kc.execute(f"import time\nprint('early')\n{wait}\nprint('late')")
     while True:
         m = kc.get_iopub_msg(timeout=30)
         if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "stream":
             break
     early = time.monotonic()
-    assert m["content"]["text"].startswith("early")
-    kc.get_shell_msg(timeout=30)
+    assert m["content"]["text"] == "early\n"
+    reply = kc.get_shell_msg(timeout=30)
+    assert reply["content"]["status"] == "ok", reply["content"]
     assert time.monotonic() - early > 1.2, "stdout must arrive while the cell runs, not at its end"
+
+
+def test_output_order_with_js_console(kernel):
+    """JS console output and Python's buffered prints come out in the order
+    they happened, also from Python called back by JS."""
+    _, kc = kernel
+    code = (
+        "import js, sys\n"
+        "from pyodide.ffi import create_proxy\n"
+        "print('a')\n"
+        "js.console.log('b')\n"
+        "print('c', end='')\n"
+        "f = create_proxy(lambda: print('e'))\n"
+        "js.eval('(f) => { console.log(\"d\"); f(); console.log(\"f\") }')(f)\n"
+        "sys.stdout.write('g\\n')\n"
+    )
+    reply, msgs = run_cell(kc, code)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert stdout_of(msgs) == "a\nb\ncd\ne\nf\ng\n"
+
+
+def test_background_task_prints_to_its_cell(kernel):
+    """What a task prints goes to the cell that created it (its parent
+    header), as in ipykernel: while another cell runs, and while idle."""
+    _, kc = kernel
+    first = kc.execute(
+        "import asyncio\n"
+        "async def ticker():\n"
+        "    for i in range(3):\n"
+        "        await asyncio.sleep(0.3)\n"
+        "        print('tick', i)\n"
+        "task = asyncio.create_task(ticker())\n"
+        "print('started')"
+    )
+    kc.get_shell_msg(timeout=30)
+    second = kc.execute("import time\nprint('second')\nawait asyncio.sleep(0.45)\nprint('second done')")
+    kc.get_shell_msg(timeout=30)
+    text: dict[str, str] = {first: "", second: ""}
+    deadline = time.monotonic() + 10
+    while "tick 2" not in text[first] and time.monotonic() < deadline:
+        try:
+            m = kc.get_iopub_msg(timeout=1)
+        except Exception:
+            continue
+        mid = m["parent_header"].get("msg_id")
+        if m["msg_type"] == "stream" and mid in text:
+            text[mid] += m["content"]["text"]
+    assert text[first] == "started\ntick 0\ntick 1\ntick 2\n"
+    assert text[second] == "second\nsecond done\n"
 
 
 def test_many_lines_delivered_in_order(kernel):

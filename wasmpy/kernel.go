@@ -61,6 +61,9 @@ type Kernel struct {
 
 	mu sync.Mutex
 	ev interp.Events // of the call in progress, or nil between calls
+	// streamParent, when set, is the header of the request that what the
+	// guest prints belongs to: a task of an earlier cell runs (aio.py).
+	streamParent json.RawMessage
 
 	saving sync.WaitGroup // the start-up snapshot being saved
 	block  func(ctx context.Context, ready <-chan struct{}) error
@@ -146,6 +149,7 @@ func (k *Kernel) boot(ctx context.Context, r *Runtime, cfg KernelConfig, snap *S
 	k.in = in
 	in.Register("emit", k.emit)
 	in.Register("input", k.input)
+	in.Register("stream.parent", k.setStreamParent)
 	for _, setup := range cfg.Setup {
 		if err := setup(ctx, in); err != nil {
 			in.Close()
@@ -370,9 +374,42 @@ func (k *Kernel) events() interp.Events {
 }
 
 func (k *Kernel) stream(name, text string) {
-	if ev := k.events(); ev != nil {
-		ev.Stream(name, text)
+	k.mu.Lock()
+	parent := k.streamParent
+	k.mu.Unlock()
+	ev := k.events()
+	if ev == nil {
+		return
 	}
+	if parent == nil {
+		ev.Stream(name, text)
+		return
+	}
+	content, err := json.Marshal(struct {
+		Name string `json:"name"`
+		Text string `json:"text"`
+	}{name, text})
+	if err != nil {
+		return // cannot happen: two strings
+	}
+	ev.Publish(interp.Message{Parent: parent, Type: "stream", Content: content})
+}
+
+// setStreamParent is the host function "stream.parent": the JSON header of
+// the request that output now belongs to, or nothing for the request in
+// progress.
+func (k *Kernel) setStreamParent(_ context.Context, data []byte) ([]byte, error) {
+	var parent json.RawMessage
+	if len(data) > 0 {
+		if !json.Valid(data) {
+			return nil, errors.New("stream.parent: not JSON")
+		}
+		parent = append(json.RawMessage(nil), data...)
+	}
+	k.mu.Lock()
+	k.streamParent = parent
+	k.mu.Unlock()
+	return nil, nil
 }
 
 func (k *Kernel) emit(ctx context.Context, data []byte) ([]byte, error) {

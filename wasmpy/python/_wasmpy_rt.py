@@ -5,15 +5,26 @@ this module is that dispatcher. Python code registers a handler per target
 with :func:`register`; a handler takes the data bytes and returns bytes. A
 handler's exception propagates: the C side prints it and reports the failure
 to the host. :func:`call` is the other direction, Python calling a host
-function (``_wasmpy.call``).
+function (``_wasmpy.call``); :func:`wait` is that for host functions that
+block while the host serves others (and may call back in).
+
+:func:`buffer_std` makes sys.stdout and sys.stderr block-buffered, which
+makes printing several times cheaper than a host call per line; the text
+still reaches the host while code runs, because both streams are flushed
+whenever Python hands control back to the host (a call from it returns, a
+wait starts) and by the host's tick (SIGUSR2, every few milliseconds while
+Python runs).
 
 Importing this module installs the dispatcher. It owns the dispatcher slot of
-``_wasmpy`` and nothing else.
+``_wasmpy`` and the flushing of the standard streams.
 """
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Callable
+from typing import Any
 
 import _wasmpy
 
@@ -23,6 +34,55 @@ HostError = _wasmpy.HostError
 call: Callable[[str, bytes], bytes] = _wasmpy.call
 
 _handlers: dict[str, Handler] = {}
+
+# Calls from the host in progress, and the depth (in those calls) of each
+# wait in progress: a call that returns to a waiting frame flushes, as Python
+# then stays blocked.
+_depth = 0
+_waits: list[int] = []
+
+
+def flush_std() -> None:
+    """Flush sys.stdout and sys.stderr, ignoring streams that cannot."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError, AttributeError, RuntimeError):
+            pass  # closed, replaced by an object without flush, or re-entered
+
+
+def wait(target: str, data: bytes) -> bytes:
+    """call() for a host function that blocks Python while the host serves
+    other work (timers, I/O, calls back into Python): what was printed goes
+    out first."""
+    flush_std()
+    _waits.append(_depth)
+    try:
+        return call(target, data)
+    finally:
+        _waits.pop()
+
+
+def buffer_std() -> None:
+    """Make sys.stdout and sys.stderr block-buffered, flushed on the host's
+    tick and whenever Python hands control back to the host."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=False)
+    tick = signal.getsignal(signal.SIGUSR2)
+    if getattr(tick, "__wrapped__", None) is None and callable(tick):
+        signal.signal(signal.SIGUSR2, _flushing(tick))
+
+
+def _flushing(tick: Callable[[int, Any], object]) -> Callable[[int, Any], None]:
+    def on_tick(signum: int, frame: Any) -> None:
+        tick(signum, frame)
+        flush_std()
+
+    on_tick.__wrapped__ = tick  # type: ignore[attr-defined]
+    return on_tick
 
 
 def register(target: str, fn: Handler) -> None:
@@ -53,15 +113,29 @@ def dispatch(payload: bytes) -> bytes:
     fn = _handlers.get(target)
     if fn is None:
         raise LookupError(f"no handler registered for target {target!r}")
-    out = fn(data)
+    global _depth
+    _depth += 1
+    try:
+        out = fn(data)
+    finally:
+        _depth -= 1
+        if not _depth or (_waits and _waits[-1] == _depth):
+            flush_std()
     if isinstance(out, str):
         raise TypeError(f"handler for {target!r} returned str, not bytes")
     return bytes(out) if out is not None else b""
 
 
 def install() -> None:
-    """Make dispatch the function the host calls (done at import)."""
+    """Make dispatch the function the host calls (done at import), with the
+    target "flush" (flush_std) for the host's own output to follow Python's."""
     _wasmpy.set_dispatcher(dispatch)
+    _handlers.setdefault("flush", _flush_target)
+
+
+def _flush_target(_: bytes) -> bytes:
+    flush_std()
+    return b""
 
 
 install()

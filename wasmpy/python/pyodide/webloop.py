@@ -153,8 +153,10 @@ class PyodideTask(Task[T], PyodideFuture[T]):  # type: ignore[misc]
 class _GoHost:
     """The kernel's Go event loop (loop/host.go), through _wasmpy host calls."""
 
-    def __init__(self, call: Callable[[str, bytes], bytes]) -> None:
+    def __init__(self, call: Callable[[str, bytes], bytes], wait: Callable[[str, bytes], bytes] | None = None) -> None:
         self.call = call
+        # For the calls that block Python while the host serves other work.
+        self.wait = wait or call
 
     def soon(self, lid: int) -> None:
         self.call("loop.soon", _U32.pack(lid))
@@ -163,7 +165,7 @@ class _GoHost:
         self.call("loop.timer", _LID_NS.pack(lid, ns))
 
     def run(self, tok: int) -> None:
-        self.call("loop.run", _U32.pack(tok))
+        self.wait("loop.run", _U32.pack(tok))
 
     def stop(self, tok: int) -> None:
         self.call("loop.stop", _U32.pack(tok))
@@ -178,7 +180,7 @@ class _GoHost:
         self.call("loop.abort", _U32.pack(cid))
 
     def sleep(self, ns: int) -> None:
-        self.call("loop.sleep", _I64.pack(ns))
+        self.wait("loop.sleep", _I64.pack(ns))
 
 
 class _LocalHost:
@@ -277,7 +279,7 @@ def _get_host() -> _GoHost | _LocalHost:
 
         try:
             _wasmpy_rt.call("loop.hello", b"")
-            _host = _GoHost(_wasmpy_rt.call)
+            _host = _GoHost(_wasmpy_rt.call, _wasmpy_rt.wait)
         except _wasmpy_rt.HostError:
             _host = _LocalHost()
         _wasmpy_rt.register(TARGET, _dispatch)
@@ -418,6 +420,10 @@ class WebLoop(asyncio.AbstractEventLoop):
     # request in the context of handles and tasks): returns the context a
     # handle or task made without an explicit one gets.
     capture_context: Callable[[], contextvars.Context] | None = None
+    # Set by install() on the class, optional: runs a ready handle's callback
+    # with its args in its context, in place of context.run (the kernel sends
+    # what a handle of an earlier request prints to that request's output).
+    run_handle: Callable[[contextvars.Context, Callable[..., Any], tuple[Any, ...]], object] | None = None
 
     def __init__(self) -> None:
         self._host = _get_host()
@@ -561,6 +567,7 @@ class WebLoop(asyncio.AbstractEventLoop):
         ready = self._ready
         n = len(ready)
         outer = self._current_handle
+        run = self.run_handle
         try:
             while n > 0 and ready:
                 n -= 1
@@ -569,7 +576,10 @@ class WebLoop(asyncio.AbstractEventLoop):
                     continue
                 self._current_handle = h
                 try:
-                    h._context.run(h._callback, *h._args)  # type: ignore[attr-defined]
+                    if run is None:
+                        h._context.run(h._callback, *h._args)  # type: ignore[attr-defined]
+                    else:
+                        run(h._context, h._callback, h._args)  # type: ignore[attr-defined]
                 except (SystemExit, KeyboardInterrupt) as exc:
                     if any(exc is e for e in _injected):
                         # An interrupt delivered at an await (see _interrupt)
@@ -1007,13 +1017,19 @@ def _run(main: Coroutine[Any, Any, T], *, debug: bool | None = None, loop_factor
     return _orig_run(main, debug=debug, loop_factory=loop_factory)
 
 
-def install(capture_context: Callable[[], contextvars.Context] | None = None) -> WebLoop:
+def install(
+    capture_context: Callable[[], contextvars.Context] | None = None,
+    run_handle: Callable[[contextvars.Context, Callable[..., Any], tuple[Any, ...]], object] | None = None,
+) -> WebLoop:
     """Make WebLoop asyncio's loop (idempotent): the policy, the default loop
     as the running loop, asyncio.run on it, the SIGINT handler. capture_context
-    (optional) gives handles and tasks made without a context theirs."""
+    (optional) gives handles and tasks made without a context theirs;
+    run_handle (optional) runs ready handles (see WebLoop.run_handle)."""
     global _default
     if capture_context is not None:
         WebLoop.capture_context = staticmethod(capture_context)  # type: ignore[assignment]
+    if run_handle is not None:
+        WebLoop.run_handle = staticmethod(run_handle)  # type: ignore[assignment]
     if _default is not None and not _default.is_closed():
         return _default
     policy = asyncio.get_event_loop_policy()

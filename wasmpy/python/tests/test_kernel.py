@@ -36,12 +36,17 @@ class KernelInfoTest(unittest.TestCase):
         self.assertEqual(reply["status"], "error")
         self.assertEqual(reply["ename"], "LookupError")
 
-    def test_streams_line_buffered(self) -> None:
-        self.assertTrue(sys.stdout.line_buffering)
-        self.assertTrue(sys.stderr.line_buffering)
-        # A partial line is flushed at the end of the request, not held back.
+    def test_streams_block_buffered(self) -> None:
+        # A line is not a host call each (see _wasmpy_rt.buffer_std)...
+        self.assertFalse(sys.stdout.line_buffering)
+        self.assertFalse(sys.stderr.line_buffering)
+        # ...but a partial line is flushed at the end of the request, and
+        # what was printed reaches the host before a message published later.
         _, events = execute("print('partial', end='')")
         self.assertEqual(stream_text(events, "stdout"), "partial")
+        _, events = execute("print('before')\nfrom IPython.display import display\ndisplay(1)\nprint('after')")
+        kinds = [v[1] if k == "stream" else v["msg_type"] for k, v in events]
+        self.assertEqual(kinds, ["execute_input", "before\n", "display_data", "after\n"])
 
     def test_bad_request(self) -> None:
         reply = harness._wasmpy.strict_loads(harness.send("kernel", b"{not json"))

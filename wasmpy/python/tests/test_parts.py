@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 import unittest
+from typing import Any
 
 import harness
 from wasmpy_kernel import aio, host
@@ -80,6 +82,96 @@ class MinimalLoopTest(unittest.TestCase):
 
         asyncio.set_event_loop(None)
         self.assertIs(asyncio.get_event_loop(), get_asyncio_loop())
+
+class RunHandleTest(unittest.TestCase):
+    """aio.run_handle: a handle of an earlier request prints to that one."""
+
+    def setUp(self) -> None:
+        import _wasmpy
+
+        self.log = _wasmpy.log
+        _wasmpy.reset()
+
+    def run_in(self, parent: dict[str, object] | None, *args: object) -> None:
+        import contextvars
+
+        ctx = contextvars.copy_context()
+        if parent is not None:
+            ctx.run(host.PARENT.set, parent)
+        aio.run_handle(ctx, print, args)
+
+    def test_foreign_parent_is_set_around_the_handle(self) -> None:
+        earlier = {"msg_id": "earlier-cell", "msg_type": "execute_request"}
+        print("mine", end="")  # pending: goes out first, to the current request
+        self.run_in(earlier, "theirs")
+        self.assertEqual(self.log, [
+            ("stream", ("stdout", "mine")),
+            ("stream.parent", earlier),
+            ("stream", ("stdout", "theirs\n")),
+            ("stream.parent", None),
+        ])
+
+    def test_own_handles_are_run_directly(self) -> None:
+        self.run_in(None, "plain")
+        sys.stdout.flush()
+        self.assertEqual(self.log, [("stream", ("stdout", "plain\n"))])
+
+    def test_nested_foreign_handles_restore_the_outer_parent(self) -> None:
+        import contextvars
+
+        first = {"msg_id": "first"}
+        second = {"msg_id": "second"}
+        ctx = contextvars.copy_context()
+        ctx.run(host.PARENT.set, first)
+        aio.run_handle(ctx, self.run_in, (second, "inner"))
+        parents = [v for k, v in self.log if k == "stream.parent"]
+        self.assertEqual(parents, [first, second, first, None])
+
+
+class TracebacksTest(unittest.TestCase):
+    """tracebacks.install: the same traceback text, without handing the
+    skipped frames to stack_data."""
+
+    def test_same_text_skipped_frames_not_parsed(self) -> None:
+        from unittest import mock
+
+        import stack_data
+        from IPython.core import ultratb
+
+        from wasmpy_kernel import tracebacks
+
+        def inner() -> float:
+            return 1 / 0
+
+        def outer() -> float:
+            return inner()
+
+        try:
+            outer()
+        except ZeroDivisionError as e:
+            err = e
+        plain = ultratb.AutoFormattedTB(mode="Context", color_scheme="NoColor")
+        fast = ultratb.AutoFormattedTB(mode="Context", color_scheme="NoColor")
+        tracebacks.install(fast)
+        tracebacks.install(fast)  # once
+        self.assertFalse(hasattr(fast.get_records.__wrapped__, "__wrapped__"))  # type: ignore[attr-defined]
+        seen: list[str] = []
+        real = stack_data.FrameInfo.stack_data
+
+        def spy(frame_or_tb: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(frame_or_tb.tb_frame.f_code.co_name)
+            return real(frame_or_tb, *args, **kwargs)
+
+        for offset in (0, 1, 2, 3, 7):
+            with self.subTest(offset=offset):
+                want = plain.structured_traceback(type(err), err, err.__traceback__, tb_offset=offset)
+                seen.clear()
+                with mock.patch.object(stack_data.FrameInfo, "stack_data", spy):
+                    got = fast.structured_traceback(type(err), err, err.__traceback__, tb_offset=offset)
+                self.assertEqual(got, want)
+                first = ["test_same_text_skipped_frames_not_parsed", "outer", "inner"]
+                self.assertEqual(seen, first[offset:offset + 1])
+
 
 class CompatTest(unittest.TestCase):
     def test_process_time_fallback(self) -> None:

@@ -15,6 +15,7 @@ It owns this package only; the dispatcher router is _wasmpy_rt.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import _wasmpy_rt
 
@@ -34,25 +35,47 @@ def start() -> Kernel:
     """Create the kernel (once) and register it as dispatcher target "kernel"."""
     global _kernel
     if _kernel is None:
-        for stream in (sys.stdout, sys.stderr):
-            reconfigure = getattr(stream, "reconfigure", None)
-            if reconfigure is not None:
-                reconfigure(line_buffering=True)
+        # Printing a line is a host call when line-buffered: buffer instead
+        # (flushed on the host's tick and on every return to the host).
+        _wasmpy_rt.buffer_std()
         _kernel = Kernel()
         _wasmpy_rt.register("kernel", _kernel.handle)
-        from . import snapshot
+        from pyodide import webloop
+
+        from . import snapshot, tracebacks
 
         shell = _kernel.shell
-        from pyodide import webloop
+        tracebacks.install(shell.InteractiveTB)
 
         # History is written on the event loop once the request is answered
         # (as IPython's saving thread would), not on every cell's path.
         shell.history_manager.defer = lambda fn: webloop.get_loop().call_soon(fn)
-        # The first result shown builds the display formatters (12
-        # configurables, milliseconds in wasm): build them before a snapshot.
-        warm = lambda: shell.display_formatter.format(0)  # noqa: E731
+
+        def warm() -> None:
+            # Work a first result and a first error would do lazily, done
+            # before a snapshot: the display formatters (12 configurables),
+            # and the traceback formatter's imports and syntax highlighting.
+            shell.display_formatter.format(0)
+            _warm_traceback(shell)
+
         _wasmpy_rt.register(snapshot.TARGET, snapshot.handler(shell.history_manager, warm))
     return _kernel
+
+
+def _warm_traceback(shell: Any) -> None:
+    """Format the traceback of an error in a cell-like source as a failing
+    cell would (imports, syntax highlighting), without publishing it."""
+    import linecache
+
+    name = "<wasmpy-warm-up>"
+    src = "(lambda: 1 / 0)()\n"
+    linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+    try:
+        exec(compile(src, name, "exec"), {})
+    except ZeroDivisionError as e:
+        shell.InteractiveTB.structured_traceback(type(e), e, e.__traceback__, tb_offset=1)
+    finally:
+        linecache.cache.pop(name, None)
 
 
 def get_kernel() -> Kernel | None:

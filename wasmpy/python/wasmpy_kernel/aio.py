@@ -5,8 +5,8 @@ loop (loop/): tasks a cell creates keep running after it, between requests.
 install_policy() installs it (with urllib.request over the host's fetch) and
 ties what tasks publish to the cell that created them: every handle and task
 made without an explicit context gets one where host.PARENT is the header of
-the request being handled, so emit() adds it as "parent", and what they print
-goes out as "stream" messages to that cell when it is not the current one.
+the request being handled, so emit() adds it as "parent", and run_handle()
+sends what they print to that cell when it is not the current one.
 
 _loop_runner() is the one place that chooses the runner of top-level await.
 """
@@ -14,11 +14,11 @@ _loop_runner() is the one place that chooses the runner of top-level await.
 from __future__ import annotations
 
 import contextvars
-import io
-import sys
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import _wasmpy_rt
 from pyodide import webloop
 
 from . import host
@@ -51,101 +51,43 @@ def capture_parent() -> contextvars.Context:
     return ctx
 
 
-def _is_current(parent: dict[str, Any]) -> bool:
-    header = _current_header()
-    return header is not None and (header is parent or header.get("msg_id") == parent.get("msg_id"))
+# The stream parents set on the host by run_handle, innermost last.
+_routes: list[dict[str, Any]] = []
 
 
-class RoutedStream(io.TextIOBase):
-    """sys.stdout/sys.stderr: text written for another request than the one
-    being handled (host.PARENT) is published as a "stream" message with that
-    parent; the rest goes to the wrapped stream as before."""
-
-    def __init__(self, inner: Any, name: str) -> None:
-        self._inner = inner
-        self._name = name
-        self._pending: dict[str, tuple[dict[str, Any], list[str]]] = {}
-
-    def write(self, s: str) -> int:
-        parent = host.PARENT.get()
-        if parent is None or _is_current(parent):
-            return self._inner.write(s)
-        if not isinstance(s, str):
-            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        key = str(parent.get("msg_id"))
-        entry = self._pending.setdefault(key, (parent, []))
-        entry[1].append(s)
-        if "\n" in s:
-            self._flush_pending()
-        return len(s)
-
-    def _flush_pending(self) -> None:
-        pending, self._pending = self._pending, {}
-        for parent, chunks in pending.values():
-            text = "".join(chunks)
-            if text:
-                token = host.PARENT.set(parent)
-                try:
-                    host.emit("stream", {"name": self._name, "text": text})
-                finally:
-                    host.PARENT.reset(token)
-
-    def flush(self) -> None:
-        if self._pending:
-            self._flush_pending()
-        self._inner.flush()
-
-    # Everything else is the wrapped stream's.
-    def fileno(self) -> int:
-        return self._inner.fileno()
-
-    def isatty(self) -> bool:
-        return self._inner.isatty()
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self._inner.encoding
-
-    @property
-    def errors(self) -> str | None:  # type: ignore[override]
-        return self._inner.errors
-
-    @property
-    def closed(self) -> bool:  # type: ignore[override]
-        return self._inner.closed
-
-    @property
-    def buffer(self) -> Any:
-        return self._inner.buffer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+def _set_stream_parent(parent: dict[str, Any] | None) -> None:
+    _wasmpy_rt.call("stream.parent", json.dumps(parent).encode() if parent is not None else b"")
 
 
-def _route_streams() -> None:
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        if stream is not None and not isinstance(stream, RoutedStream):
-            setattr(sys, name, RoutedStream(stream, name))
+def run_handle(ctx: contextvars.Context, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """The event loop's way to run a ready handle (WebLoop.run_handle): a
+    handle of another request than the one whose output is being written
+    (a task its cell left running) runs with the host's stream parent set to
+    that request, so that what it prints, even through a reference to
+    sys.stdout taken earlier, goes to that cell's output."""
+    parent = ctx.get(host.PARENT)
+    into = _routes[-1] if _routes else _current_header()
+    if parent is None or parent is into or (into is not None and into.get("msg_id") == parent.get("msg_id")):
+        ctx.run(callback, *args)
+        return
+    host.flush_std()
+    _routes.append(parent)
+    _set_stream_parent(parent)
+    try:
+        ctx.run(callback, *args)
+    finally:
+        host.flush_std()
+        _routes.pop()
+        _set_stream_parent(_routes[-1] if _routes else None)
 
 
 def install_policy() -> None:
     """Install the event loop (idempotent); see the module's documentation."""
-    webloop.install(capture_context=capture_parent)
+    webloop.install(capture_context=capture_parent, run_handle=run_handle)
     webloop.install_sleep()
     from pyodide import http
 
     http.install_urllib()
-    _route_streams()
 
 
 class _Runner:

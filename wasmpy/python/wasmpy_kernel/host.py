@@ -36,14 +36,8 @@ STDIN_NOT_ALLOWED = "stdin-not-allowed"
 PARENT: contextvars.ContextVar[JSONDict | None] = contextvars.ContextVar("wasmpy_parent", default=None)
 
 
-def flush_std() -> None:
-    """Flush sys.stdout and sys.stderr, ignoring streams that cannot."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
+# Flush sys.stdout and sys.stderr (block-buffered: see _wasmpy_rt.buffer_std).
+flush_std = _wasmpy_rt.flush_std
 
 
 def _default(obj: Any) -> Any:
@@ -108,9 +102,8 @@ def request_input(prompt: str, password: bool = False) -> str:
     A value of "\\x04" (EOF, as ipykernel) raises EOFError; an interrupt while
     waiting raises KeyboardInterrupt.
     """
-    flush_std()
     try:
-        out = _wasmpy_rt.call("input", dumps({"prompt": prompt, "password": password}))
+        out = _wasmpy_rt.wait("input", dumps({"prompt": prompt, "password": password}))
     except _wasmpy_rt.HostError as e:
         if STDIN_NOT_ALLOWED in str(e):
             raise StdinNotImplementedError(

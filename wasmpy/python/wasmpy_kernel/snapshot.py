@@ -58,6 +58,9 @@ def freeze(history: Any, env: dict[str, str], warm: Callable[[], object] | None 
         history.writeout_cache()
         history.db.close()
     gc.collect()
+    # What start-up made stays: keep the collector from walking it, which
+    # would touch (and so copy) the snapshot's pages in every kernel.
+    gc.freeze()
     return open_fds()
 
 
