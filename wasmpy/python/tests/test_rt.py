@@ -146,8 +146,14 @@ class FlushTest(unittest.TestCase):
             def flush(self) -> None:
                 raise ValueError("I/O operation on closed file.")
 
-        sys.stdout, sys.stderr = Closed(), None  # type: ignore[assignment]
+        class Broken:
+            def flush(self, wrong: object) -> None:
+                pass
+
+        sys.stdout, sys.stderr = Closed(), Broken()  # type: ignore[assignment]
         _wasmpy_rt.flush_std()
+        _wasmpy_rt.register("echo", lambda d: d)
+        self.assertEqual(_wasmpy_rt.dispatch(b"echo\0ok"), b"ok")
 
     def test_buffer_std_flushes_on_the_tick(self) -> None:
         ticks: list[int] = []
