@@ -42,7 +42,7 @@ def start() -> Kernel:
         _wasmpy_rt.register("kernel", _kernel.handle)
         from pyodide import webloop
 
-        from . import snapshot, tracebacks
+        from . import completion, snapshot, tracebacks
 
         shell = _kernel.shell
         tracebacks.install(shell.InteractiveTB)
@@ -52,11 +52,13 @@ def start() -> Kernel:
         shell.history_manager.defer = lambda fn: webloop.get_loop().call_soon(fn)
 
         def warm() -> None:
-            # Work a first result and a first error would do lazily, done
+            # Work a first result, error or completion would do lazily, done
             # before a snapshot: the display formatters (12 configurables),
-            # and the traceback formatter's imports and syntax highlighting.
+            # the traceback formatter's imports and syntax highlighting, and
+            # the list of modules.
             shell.display_formatter.format(0)
             _warm_traceback(shell)
+            completion.root_modules()  # the list `import <Tab>` offers
 
         _wasmpy_rt.register(snapshot.TARGET, snapshot.handler(shell.history_manager, warm))
     return _kernel

@@ -19,7 +19,6 @@ from typing import Any
 
 from comm.base_comm import CommManager
 from IPython.core import release
-from IPython.core.completer import provisionalcompleter, rectify_completions
 from IPython.core.error import StdinNotImplementedError
 from IPython.utils.tokenutil import token_at_cursor
 
@@ -185,13 +184,11 @@ class Kernel:
         cursor_pos = content.get("cursor_pos")
         if cursor_pos is None:
             cursor_pos = len(code)
-        with provisionalcompleter():
-            raw = self.shell.Completer.completions(code, cursor_pos)
-            completions = list(rectify_completions(code, raw))
-            types = [
-                {"start": c.start, "end": c.end, "text": c.text, "type": c.type, "signature": c.signature}
-                for c in completions
-            ]
+        completions = self.shell.Completer.complete_cell(code, cursor_pos)
+        types = [
+            {"start": c.start, "end": c.end, "text": c.text, "type": c.type, "signature": c.signature}
+            for c in completions
+        ]
         if completions:
             start, end = completions[0].start, completions[0].end
         else:

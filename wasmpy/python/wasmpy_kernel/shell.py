@@ -16,6 +16,7 @@ from typing import Any
 
 from IPython.core import page, payloadpage
 from IPython.core.autocall import ZMQExitAutocall
+from IPython.core.completerlib import cd_completer, magic_run_completer, reset_completer
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
@@ -23,11 +24,13 @@ from IPython.core.interactiveshell import InteractiveShell, InteractiveShellABC
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.usage import default_banner
 from IPython.utils import openpy
+from IPython.utils.strdispatch import StrDispatch
 from traitlets import Any as AnyTrait
 from traitlets import CBool, Instance, Type, default
 
 from . import host
 from .aio import _loop_runner
+from .completion import WasmCompleter, module_completer
 from .history import WasmHistoryManager
 
 Hook = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -222,6 +225,21 @@ class WasmShell(InteractiveShell):
     def init_history(self) -> None:
         self.history_manager = WasmHistoryManager(shell=self, parent=self)
         self.configurables.append(self.history_manager)
+
+    def init_completer(self) -> None:
+        """IPython's, with WasmCompleter and a cached list of modules."""
+        self.Completer = WasmCompleter(
+            shell=self, namespace=self.user_ns, global_namespace=self.user_global_ns, parent=self
+        )
+        self.configurables.append(self.Completer)
+        sdisp = self.strdispatchers.get("complete_command", StrDispatch())
+        self.strdispatchers["complete_command"] = sdisp
+        self.Completer.custom_completers = sdisp
+        for key in ("import", "from", "%aimport"):
+            self.set_hook("complete_command", module_completer, str_key=key)
+        self.set_hook("complete_command", magic_run_completer, str_key="%run")
+        self.set_hook("complete_command", cd_completer, str_key="%cd")
+        self.set_hook("complete_command", reset_completer, str_key="%reset")
 
     def init_magics(self) -> None:
         super().init_magics()
