@@ -364,3 +364,36 @@ def test_time_sleep_lets_js_timers_run(kernel):
     reply, msgs = run_cell(kc, code)
     assert reply["content"]["status"] == "ok", reply["content"]
     assert stdout_of(msgs) == "1 [1]\n"
+
+
+def test_ipywidgets_round_trip(kernel):
+    """ipywidgets (from the runtime's packages) over comms: the models open,
+    the front end's update reaches Python, Python's change reaches the front
+    end, and an Output widget claims what is printed inside it."""
+    _, kc = kernel
+    reply, msgs = run_cell(kc, "import ipywidgets as w\ns = w.IntSlider(value=3)\ns")
+    assert reply["content"]["status"] == "ok", reply["content"]
+    opened = {m["content"]["data"]["state"]["_model_name"]: m["content"] for m in msgs if m["msg_type"] == "comm_open"}
+    assert opened["IntSliderModel"]["target_name"] == "jupyter.widget"
+    assert opened["IntSliderModel"]["data"]["state"]["value"] == 3
+    result = [m for m in msgs if m["msg_type"] == "execute_result"][0]["content"]["data"]
+    assert result["application/vnd.jupyter.widget-view+json"]["model_id"] == opened["IntSliderModel"]["comm_id"]
+
+    update = {"method": "update", "state": {"value": 7}, "buffer_paths": []}
+    kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": opened["IntSliderModel"]["comm_id"], "data": update}))
+    deadline = time.monotonic() + 10
+    while True:
+        _, msgs = run_cell(kc, "print(s.value)")
+        if stdout_of(msgs) == "7\n" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert stdout_of(msgs) == "7\n"
+
+    _, msgs = run_cell(kc, "s.value = 9")
+    assert [m["content"]["data"]["state"] for m in msgs if m["msg_type"] == "comm_msg"] == [{"value": 9}]
+
+    _, msgs = run_cell(kc, "out = w.Output()\nwith out:\n    print('inside')")
+    seq = [(m["msg_type"], m["content"]["data"]["state"].get("msg_id") if m["msg_type"] == "comm_msg" else m["content"].get("text"))
+           for m in msgs if m["msg_type"] in ("comm_msg", "stream")]
+    cell = msgs[0]["parent_header"]["msg_id"]
+    assert seq == [("comm_msg", cell), ("stream", "inside\n"), ("comm_msg", "")]

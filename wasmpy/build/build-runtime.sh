@@ -350,7 +350,8 @@ purepkgs=(python3-ipython python3-traitlets python3-jedi python3-parso python3-t
 	python3-pygments python3-prompt-toolkit python3-wcwidth python3-decorator
 	python3-matplotlib-inline python3-stack-data python3-executing python3-asttokens
 	python3-pure-eval python3-pexpect python3-ptyprocess python3-comm
-	python3-typing-extensions tzdata)
+	python3-typing-extensions python3-ipywidgets python3-widgetsnbextension
+	python3-jupyterlab-widgets tzdata)
 pure_spec=()
 for p in "${purepkgs[@]}"; do
 	v=$(binver "$p"); [ -n "$v" ] || die "trixie package $p not found"
