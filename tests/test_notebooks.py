@@ -117,3 +117,22 @@ def test_input_interrupt_outputs():
     assert text_of(outs[0]).startswith("StdinNotImplementedError")
     assert text_of(outs[1]) == "hello, batch run\n"
     assert "cleaned up" in text_of(outs[2])
+
+
+def test_widgets_outputs():
+    nb = execute(REPO / "notebooks" / "widgets.ipynb")
+    outs = outputs(nb)
+    views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+             for cell in outs for o in cell if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert all(v in state for v in views) and len(views) >= 4
+    models = {(m["model_name"], m["state"].get("description")): m["state"] for m in state.values()}
+    assert models["IntSliderModel", "n"]["value"] == 8
+    assert models["IntSliderModel", "x"]["value"] == 4  # interact's
+    assert "changes: [(3, 8)]" in text_of(outs[1])
+    assert models["TextModel", ""]["value"] == "hello" and models["CheckboxModel", "on"]["value"] is True
+    captured = [m for m in state.values() if m["model_name"] == "OutputModel"][0]["state"]["outputs"]
+    assert captured[0]["text"] == "captured by the Output widget\n"
+    # interact shows its result in its own Output widget.
+    assert any(o.get("data", {}).get("text/plain") == "16" for m in state.values()
+               if m["model_name"] == "OutputModel" for o in m["state"]["outputs"])
