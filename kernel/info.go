@@ -75,6 +75,9 @@ type kernelInfoContent struct {
 	Banner                string              `json:"banner"`
 	HelpLinks             []HelpLink          `json:"help_links"`
 	Debugger              bool                `json:"debugger"`
+	// SupportedFeatures names the optional protocol features the kernel
+	// has (protocol 5.5: "iopub_welcome").
+	SupportedFeatures []string `json:"supported_features"`
 }
 
 // connectContent is the content of connect_reply.

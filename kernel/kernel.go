@@ -146,7 +146,7 @@ func (k *Kernel) Run(ctx context.Context) error {
 		"control", info.ControlPort, "hb", info.HBPort)
 
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){k.shellLoop, k.controlLoop, k.stdinLoop} {
+	for _, loop := range []func(context.Context){k.shellLoop, k.controlLoop, k.stdinLoop, k.welcomeLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -314,6 +314,20 @@ func (k *Kernel) publish(msgType string, parent *messaging.Message, content any,
 	}
 }
 
+// welcomeLoop sends protocol 5.5's iopub_welcome for each new iopub
+// subscription, so that a client knows its subscription is in effect (and
+// need not nudge the kernel with kernel_info requests until IOPub answers).
+func (k *Kernel) welcomeLoop(ctx context.Context) {
+	for {
+		select {
+		case topic := <-k.conn.Subscriptions():
+			k.publish("iopub_welcome", nil, map[string]string{"subscription": topic}, nil, nil)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 func (k *Kernel) publishStatus(parent *messaging.Message, state string) {
 	k.publish("status", parent, map[string]string{"execution_state": state}, nil, nil)
 }
@@ -328,6 +342,7 @@ func (k *Kernel) kernelInfo() kernelInfoContent {
 	return kernelInfoContent{
 		Status:                "ok",
 		ProtocolVersion:       ProtocolVersion,
+		SupportedFeatures:     []string{"iopub_welcome"},
 		Implementation:        Implementation,
 		ImplementationVersion: k.cfg.Version,
 		LanguageInfo:          li,

@@ -96,6 +96,7 @@ type Conn struct {
 	// writes follows the writes of each socket's peer connections; Drain
 	// uses iopub's.
 	writes [numChannels]writeTracker
+	subs   chan string          // see Subscriptions
 	in     [IOPub]chan *Message // Shell, Control, Stdin
 	wg     sync.WaitGroup
 
@@ -128,12 +129,15 @@ func Listen(ctx context.Context, info ConnectionInfo, log *slog.Logger, opts ...
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c := &Conn{info: info, log: log, codec: codec, ctx: ctx, cancel: cancel}
+	c := &Conn{info: info, log: log, codec: codec, ctx: ctx, cancel: cancel, subs: make(chan string, maxPendingSubs)}
 
 	zlog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	for ch := Shell; ch < numChannels; ch++ {
-		sctx := withGuard(ctx, guardConfig{limit: o.maxSize, handshake: o.handshake, socket: ch.String(), log: log,
-			writes: &c.writes[ch]})
+		gc := guardConfig{limit: o.maxSize, handshake: o.handshake, socket: ch.String(), log: log, writes: &c.writes[ch]}
+		if ch == IOPub {
+			gc.onSubscribe = c.subscribed
+		}
+		sctx := withGuard(ctx, gc)
 		zopts := []zmq4.Option{zmq4.WithLogger(zlog), zmq4.WithTimeout(sendTimeout)}
 		var s zmq4.Socket
 		if ch == IOPub {
@@ -255,6 +259,23 @@ func (c *Conn) Publish(msg *Message) error {
 	}
 	c.writes[IOPub].queued()
 	return c.send(IOPub, msg, frames)
+}
+
+// maxPendingSubs is how many subscriptions Subscriptions holds unread.
+const maxPendingSubs = 64
+
+// Subscriptions reports the topic of each subscription an iopub peer makes,
+// once it is in effect (what is published to the topic from then on reaches
+// that peer), for protocol 5.5's iopub_welcome. Subscriptions beyond
+// maxPendingSubs unread are dropped.
+func (c *Conn) Subscriptions() <-chan string { return c.subs }
+
+func (c *Conn) subscribed(topic string) {
+	select {
+	case c.subs <- topic:
+	default:
+		c.log.Warn("iopub subscription not reported: too many unread", "topic", topic)
+	}
 }
 
 // Drain waits until what was published has been written to the iopub

@@ -576,3 +576,61 @@ func TestDrainBeforeClose(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscriptionsReported(t *testing.T) {
+	c, _ := listenTest(t, tcpInfo("k"))
+	ep := c.Info().Endpoint(c.Info().IOPubPort)
+	for i, topic := range []string{"", "", "kernel.s."} {
+		sub := dial(t, zmq4.NewSub(t.Context()), ep)
+		if err := sub.SetOption(zmq4.OptionSubscribe, topic); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-c.Subscriptions():
+			if got != topic {
+				t.Fatalf("subscriber %d: topic %q, want %q", i, got, topic)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("subscriber %d: no subscription reported", i)
+		}
+		// Reported once in effect: a message published now reaches it.
+		m, _ := NewMessage("iopub_welcome", nil, "s", map[string]string{"subscription": topic})
+		if err := c.Publish(m); err != nil {
+			t.Fatal(err)
+		}
+		zm := recvTimeout(t, sub)
+		if got := string(zm.Frames[0]); got != "kernel.s.iopub_welcome" {
+			t.Fatalf("subscriber %d got topic frame %q", i, got)
+		}
+	}
+	select {
+	case got := <-c.Subscriptions():
+		t.Fatalf("extra subscription %q", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func TestSubscriptionFrame(t *testing.T) {
+	long := strings.Repeat("t", maxTopic+1)
+	for _, tc := range []struct {
+		body    string
+		command bool
+		topic   string
+		ok      bool
+	}{
+		{"\x01", false, "", true},
+		{"\x01kernel.x", false, "kernel.x", true},
+		{"\x00kernel.x", false, "", false}, // unsubscribe
+		{"hello", false, "", false},
+		{"\x09SUBSCRIBEtopic", true, "topic", true},
+		{"\x09SUBSCRIBE", true, "", true},
+		{"\x06CANCELtopic", true, "", false},
+		{"\x01topic", true, "", false}, // a command, not a message
+		{"\x01" + long, false, long, false},
+	} {
+		topic, ok := subscription([]byte(tc.body), tc.command)
+		if ok != tc.ok || (ok && topic != tc.topic) {
+			t.Errorf("subscription(%q, %v) = %q, %v; want %q, %v", tc.body, tc.command, topic, ok, tc.topic, tc.ok)
+		}
+	}
+}

@@ -24,8 +24,10 @@
 // socket (see WithMaxMessageSize), so a hostile peer cannot make the process
 // allocate them.
 //
-// JEP 65 (iopub_welcome) is not implemented: zmq4's PUB and XPUB sockets
-// consume subscriptions internally and offer no hook to greet a new
-// subscriber. Clients fall back to the pre-JEP 65 handshake (kernel_info
-// plus a status message on iopub), which jupyter_client does.
+// For JEP 65 (protocol 5.5's iopub_welcome), Conn.Subscriptions reports
+// each iopub subscription once zmq4 has it in effect: zmq4's PUB consumes
+// subscriptions itself, so the transport that reads the peers' bytes (see
+// guard.go) recognises them and reports them when zmq4 next reads. The
+// kernel greets them; as iopub is a PUB socket, every subscriber to the
+// topic sees the greeting, as with ipykernel's XPUB.
 package messaging

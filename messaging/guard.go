@@ -49,6 +49,9 @@ type guardConfig struct {
 	socket    string
 	log       *slog.Logger
 	writes    *writeTracker // nil: not followed
+	// onSubscribe, when set (iopub), is called with the topic of each
+	// subscription a peer makes, once zmq4 has read it (see guardConn.Read).
+	onSubscribe func(topic string)
 }
 
 // writeTracker follows the writes to a socket's peer connections: the time
@@ -116,7 +119,12 @@ const (
 	zmtpGreetingLen = 64
 	flagMore        = 0x01
 	flagLong        = 0x02
+	flagCommand     = 0x04
 )
+
+// maxTopic is the longest subscription topic reported to onSubscribe
+// (Jupyter clients subscribe to everything: the empty topic).
+const maxTopic = 1024
 
 // guardConn follows the ZMTP framing of what it reads.
 type guardConn struct {
@@ -133,6 +141,13 @@ type guardConn struct {
 	msgSize   uint64
 	msgFrames int
 	greeted   bool // first frame after the greeting (the peer's READY) done
+
+	// Subscriptions (with cfg.onSubscribe): the body of the frame being
+	// read when it may be one, and the topics read but not yet reported.
+	capturing bool
+	frameCmd  bool
+	capture   []byte
+	subs      []string
 }
 
 // Write notes the write in the socket's writeTracker.
@@ -162,6 +177,13 @@ func (g *guardConn) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.err
 	}
+	// zmq4 reads again only after it has handled what it read before: a
+	// subscription read then is in effect, so a message published to its
+	// topic now reaches the new subscriber.
+	for _, topic := range g.subs {
+		g.cfg.onSubscribe(topic)
+	}
+	g.subs = g.subs[:0]
 	n, err := g.Conn.Read(p)
 	if n > 0 {
 		if perr := g.scan(p[:n]); perr != nil {
@@ -197,6 +219,9 @@ func (g *guardConn) scan(b []byte) *frameLimitError {
 			b = b[n:]
 		case g.bodyLeft > 0:
 			n := min(g.bodyLeft, uint64(len(b)))
+			if g.capturing {
+				g.capture = append(g.capture, b[:n]...)
+			}
 			g.bodyLeft -= n
 			b = b[n:]
 			if g.bodyLeft == 0 {
@@ -230,6 +255,12 @@ func (g *guardConn) scan(b []byte) *frameLimitError {
 				return &frameLimitError{fmt.Sprintf("message of more than %d frames", MaxFrames)}
 			}
 			g.msgSize += size
+			// A subscription is a one-frame message 0x01+topic, or (ZMTP
+			// 3.1) a SUBSCRIBE command.
+			single := g.msgFrames == 1 && flags&flagMore == 0
+			g.capturing = g.cfg.onSubscribe != nil && g.greeted && single && size > 0 && size <= 16+maxTopic
+			g.frameCmd = flags&flagCommand != 0
+			g.capture = g.capture[:0]
 			if flags&flagMore == 0 {
 				g.msgSize, g.msgFrames = 0, 0
 			}
@@ -247,4 +278,23 @@ func (g *guardConn) frameDone() {
 		g.greeted = true
 		g.Conn.SetReadDeadline(time.Time{})
 	}
+	if g.capturing {
+		g.capturing = false
+		if topic, ok := subscription(g.capture, g.frameCmd); ok {
+			g.subs = append(g.subs, topic)
+		}
+	}
+}
+
+// subscription reports the topic of a frame body that subscribes: 0x01 and
+// the topic in a message, or a SUBSCRIBE command.
+func subscription(body []byte, command bool) (string, bool) {
+	const cmd = "\x09SUBSCRIBE"
+	switch {
+	case command && len(body) >= len(cmd) && string(body[:len(cmd)]) == cmd:
+		return string(body[len(cmd):]), len(body)-len(cmd) <= maxTopic
+	case !command && len(body) > 0 && body[0] == 1:
+		return string(body[1:]), len(body)-1 <= maxTopic
+	}
+	return "", false
 }

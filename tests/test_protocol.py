@@ -120,3 +120,24 @@ def test_stop_on_error_aborts_queued(kernel):
     r2 = kc.get_shell_msg(timeout=15)
     assert r1["parent_header"]["msg_id"] == bad and r1["content"]["status"] == "error"
     assert r2["parent_header"]["msg_id"] == queued and r2["content"]["status"] == "aborted"
+
+
+def test_iopub_welcome_to_each_new_subscriber(kernel):
+    """Protocol 5.5: each client that subscribes to IOPub gets iopub_welcome
+    once its subscription is in effect; kernel_info lists the feature."""
+    km, kc = kernel
+    reply = kc.kernel_info(reply=True, timeout=10)
+    assert "iopub_welcome" in reply["content"]["supported_features"]
+    for _ in range(2):  # the same topic again: a welcome too
+        late = km.client()
+        late.start_channels(shell=False, stdin=False, hb=False, control=False)
+        try:
+            msg = late.get_iopub_msg(timeout=10)
+            assert msg["msg_type"] == "iopub_welcome"
+            assert msg["content"] == {"subscription": ""} and msg["parent_header"] == {}
+        finally:
+            late.stop_channels()
+    # The first client got the later clients' welcomes too (IOPub
+    # broadcasts), and goes on as before.
+    reply, msgs = run_cell(kc, "print('still here')")
+    assert stdout_of(msgs) == "still here\n"
