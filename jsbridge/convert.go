@@ -2,6 +2,7 @@ package jsbridge
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"math/big"
 	"reflect"
@@ -242,14 +243,18 @@ func (w *World) toPy(r *reader) []byte {
 	return c.buf
 }
 
-// packNumbers packs an Array whose elements are all numbers.
+// packNumbers packs an Array whose elements are all numbers: 'a' and int64
+// elements when all are safe integers, else 'F' and float64 elements.
 func (w *World) packNumbers(o *goja.Object) ([]byte, bool) {
-	items := w.arrayItems(o)
+	items, borrowed := w.arrayElems(o)
 	if len(items) == 0 {
 		return nil, false
 	}
 	allInt := true
 	for _, it := range items {
+		if it == nil || (borrowed && reflect.TypeOf(it) == arrayLayout.valProp) {
+			return nil, false // a hole or an accessor: the general path
+		}
 		switch it.ExportType() {
 		case typeInt64:
 			n := it.ToInteger()
@@ -265,16 +270,17 @@ func (w *World) packNumbers(o *goja.Object) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	b := make([]byte, 1, 1+8*len(items))
+	b := make([]byte, 1+8*len(items))
+	out := b[1:]
 	if allInt {
 		b[0] = 'a'
-		for _, it := range items {
-			b = appendU64(b, uint64(it.ToInteger()))
+		for i, it := range items {
+			binary.LittleEndian.PutUint64(out[8*i:], uint64(it.ToInteger()))
 		}
 	} else {
 		b[0] = 'F'
-		for _, it := range items {
-			b = appendU64(b, math.Float64bits(it.ToFloat()))
+		for i, it := range items {
+			binary.LittleEndian.PutUint64(out[8*i:], math.Float64bits(it.ToFloat()))
 		}
 	}
 	return b, true

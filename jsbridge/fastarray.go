@@ -94,6 +94,20 @@ func rawArray(o *goja.Object) ([]goja.Value, bool) {
 	return vals[:n], true
 }
 
+// arrayElems returns the elements of an Array for reading only: goja's own
+// element slice when the layout check passed (borrowed true: holes are nil
+// and accessors are goja's property values, so callers must check each
+// element's type), else a copy made as arrayItems does.
+func (w *World) arrayElems(o *goja.Object) (vals []goja.Value, borrowed bool) {
+	initArrayLayout(w.rt)
+	if arrayLayout.ok {
+		if vals, ok := rawArray(o); ok {
+			return vals, true
+		}
+	}
+	return w.arrayItems(o), false
+}
+
 // arrayItems returns the elements of an Array (holes as undefined), fast
 // when the layout check passed. Only the loop goroutine may call it.
 func (w *World) arrayItems(o *goja.Object) []goja.Value {

@@ -49,3 +49,34 @@ func BenchmarkAfterFunc(b *testing.B) {
 		stop()
 	}
 }
+
+// BenchmarkToJsInts100k is the Go side of to_js of a 100k-int list.
+func BenchmarkToJsInts100k(b *testing.B) {
+	w, _ := New(Options{})
+	n := 100000
+	req := []byte{'T', 'T', 0, 0, 0, 0, 'a'}
+	req = appendU32(req, uint32(n))
+	for i := 0; i < n; i++ {
+		req = appendU32(req, uint32(i))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, _ := w.hostCall(w.baseCtx, req)
+		if i == 0 && out[0] != 'h' {
+			b.Fatalf("%q", out[:1])
+		}
+	}
+}
+
+// BenchmarkToPyInts100k is the Go side of to_py of a 100k-number Array.
+func BenchmarkToPyInts100k(b *testing.B) {
+	w, _ := New(Options{})
+	v, _ := w.rt.RunString("(() => { const a = new Array(100000); for (let i = 0; i < a.length; i++) a[i] = i; return a; })()")
+	id, _ := w.handles.add(v, func() uint32 { return 0 })
+	req := append([]byte{'P'}, appendU32(nil, id)...)
+	req = appendU32(req, 0xffffffff)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.hostCall(w.baseCtx, req)
+	}
+}

@@ -556,11 +556,14 @@ func (w *World) bufferBytes(o *goja.Object) []byte {
 func (w *World) await(r *reader) []byte {
 	v := w.value(r.u32())
 	token := r.u64()
-	res, err := w.helpers.pyHelpers[38](goja.Undefined(), v) // Promise.resolve
-	if err != nil {
-		panic(err)
+	p := w.nativePromise(v)
+	if p == nil {
+		res, err := w.helpers.pyHelpers[38](goja.Undefined(), v) // Promise.resolve
+		if err != nil {
+			panic(err)
+		}
+		p = res.ToObject(w.rt)
 	}
-	p := res.ToObject(w.rt)
 	// Settled already: answer now. Python resumes only after this call
 	// returns, and so after the jobs queued meanwhile, as with then().
 	if prom, ok := p.Export().(*goja.Promise); ok {
@@ -594,6 +597,23 @@ func (w *World) await(r *reader) []byte {
 		panic(err)
 	}
 	return []byte{tUndef}
+}
+
+// nativePromise returns v if Promise.resolve(v) is v itself (a promise of
+// the intrinsic Promise, as IsPromise and the constructor check of the
+// spec decide), which spares a call into JavaScript; else nil.
+func (w *World) nativePromise(v goja.Value) *goja.Object {
+	o, ok := v.(*goja.Object)
+	if !ok || o.ClassName() != "Promise" {
+		return nil
+	}
+	if _, ok := o.Export().(*goja.Promise); !ok {
+		return nil
+	}
+	if o.Get("constructor") != w.helpers.promiseCtor {
+		return nil
+	}
+	return o
 }
 
 // onceCallable makes the function create_once_callable returns: it calls

@@ -107,12 +107,15 @@ type helpers struct {
 	// pyHelpers are bridge.js's helpers Python calls by index (op 'H').
 	pyHelpers []goja.Callable
 	missing   goja.Value
+	// promiseCtor is the intrinsic Promise (see nativePromise).
+	promiseCtor goja.Value
 }
 
 func (w *World) installBridge() error {
 	rt := w.rt
 	h := &w.helpers
 	h.noop = func(goja.FunctionCall) goja.Value { return goja.Undefined() }
+	h.promiseCtor = rt.Get("Promise")
 	var err error
 	h.tramp, err = w.callable(rt.ToValue(func(goja.FunctionCall) goja.Value {
 		f := h.trampFn

@@ -103,6 +103,9 @@ type Interpreter struct {
 	results [][]byte
 	depth   int
 	carry   map[string][]byte // incomplete UTF-8 at the end of a write
+	// argBuf is guest memory (from the guest's malloc) of argCap bytes
+	// that holds the arguments of calls into the guest (see argBuffer).
+	argBuf, argCap uint32
 
 	gen         atomic.Uint64 // counts top-level calls; 0 bit = a call is running
 	wake        chan struct{}
@@ -363,7 +366,7 @@ var ErrExecFailed = errors.New("python code raised an exception")
 // reported as ErrExecFailed; a trap or hard stop as an error wrapping
 // interp.ErrDead (the interpreter is then closed).
 func (in *Interpreter) Exec(ctx context.Context, code string) error {
-	rc, err := in.callWithBytes(ctx, "wasmpy_exec", []byte(code))
+	rc, err := in.callWithBytes(ctx, "wasmpy_exec", "", []byte(code))
 	if err != nil {
 		return err
 	}
@@ -381,10 +384,8 @@ func (in *Interpreter) Exec(ctx context.Context, code string) error {
 // with data and returns its result. It may be called from a host function
 // (re-entrantly) with the ctx that function was given.
 func (in *Interpreter) Dispatch(ctx context.Context, target string, data []byte) ([]byte, error) {
-	payload := make([]byte, 0, len(target)+1+len(data))
-	payload = append(append(append(payload, target...), 0), data...)
 	in.results = append(in.results, nil)
-	rc, err := in.callWithBytes(ctx, "wasmpy_dispatch", payload)
+	rc, err := in.callWithBytes(ctx, "wasmpy_dispatch", target, data)
 	out := in.results[len(in.results)-1]
 	in.results = in.results[:len(in.results)-1]
 	if err != nil {
@@ -416,10 +417,12 @@ func (in *Interpreter) funcsAt(depth int) *guestFuncs {
 	return in.fns[depth]
 }
 
-// callWithBytes copies data into guest memory and calls the export
+// callWithBytes copies its argument into guest memory and calls the export
 // name(ptr, len): at the top level with a fresh call context, or nested,
-// from a host function, with the context that function was given.
-func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []byte) (uint32, error) {
+// from a host function, with the context that function was given. The
+// argument is data, preceded by target and a NUL when target is not empty
+// (the dispatch payload), written in place to spare a copy.
+func (in *Interpreter) callWithBytes(ctx context.Context, name, target string, data []byte) (uint32, error) {
 	if p := in.dead.Load(); p != nil {
 		return 0, *p
 	}
@@ -427,7 +430,7 @@ func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []by
 		if interpFrom(ctx) != in {
 			return 0, errors.New("re-entrant call without the host function's context")
 		}
-		return in.invoke(ctx, name, data)
+		return in.invoke(ctx, name, target, data)
 	}
 	cctx, cancel := context.WithCancelCause(context.WithValue(ctx, ctxKey{}, in))
 	defer cancel(nil)
@@ -443,7 +446,7 @@ func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []by
 	}()
 	in.beginCall()
 	defer in.endCall()
-	rc, err := in.invoke(cctx, name, data)
+	rc, err := in.invoke(cctx, name, target, data)
 	if p := in.dead.Load(); p != nil && err == nil {
 		return 0, *p // abandoned while it ran: its result does not count
 	}
@@ -451,7 +454,7 @@ func (in *Interpreter) callWithBytes(ctx context.Context, name string, data []by
 }
 
 // invoke makes the call at the current nesting depth.
-func (in *Interpreter) invoke(ctx context.Context, name string, data []byte) (uint32, error) {
+func (in *Interpreter) invoke(ctx context.Context, name, target string, data []byte) (uint32, error) {
 	f := in.funcsAt(in.depth)
 	fn := f.exec
 	if name == "wasmpy_dispatch" {
@@ -459,24 +462,81 @@ func (in *Interpreter) invoke(ctx context.Context, name string, data []byte) (ui
 	}
 	in.depth++
 	defer func() { in.depth-- }()
-	r, err := f.malloc.Call(ctx, uint64(len(data)+1))
+	n := len(data)
+	if target != "" {
+		n += len(target) + 1
+	}
+	ptr, owned, err := in.argBuffer(ctx, f, n+1)
 	if err != nil {
-		return 0, in.died(in.causeOf(ctx, err))
+		return 0, err
 	}
-	ptr := uint32(r[0])
-	if ptr == 0 {
-		return 0, errors.New("out of guest memory for the call's arguments")
+	mem := in.mod.Memory()
+	at := ptr
+	if target != "" {
+		mem.WriteString(at, target)
+		mem.WriteByte(at+uint32(len(target)), 0)
+		at += uint32(len(target)) + 1
 	}
-	in.mod.Memory().Write(ptr, data)
-	r, err = fn.Call(ctx, uint64(ptr), uint64(len(data)))
+	mem.Write(at, data)
+	r, err := fn.Call(ctx, uint64(ptr), uint64(n))
 	if err != nil {
 		return 0, in.died(in.causeOf(ctx, err))
 	}
 	rc := uint32(r[0])
-	if _, err := f.free.Call(ctx, uint64(ptr)); err != nil {
-		return 0, in.died(in.causeOf(ctx, err))
+	if owned {
+		if _, err := f.free.Call(ctx, uint64(ptr)); err != nil {
+			return 0, in.died(in.causeOf(ctx, err))
+		}
 	}
 	return rc, nil
+}
+
+// maxKeptArg is the largest argument buffer kept in guest memory between
+// calls; larger arguments get a buffer of their own, freed after the call.
+const maxKeptArg = 64 << 10
+
+// argBuffer returns guest memory for a call's argument of n bytes: the
+// buffer kept between calls when n fits in it, which spares a call to the
+// guest's malloc and free for every call into Python (most arguments are
+// small). One buffer serves every nesting depth: wasmpy_exec and
+// wasmpy_dispatch copy their argument into a Python object before running
+// any Python, so a nested call may overwrite or replace the buffer. owned
+// reports a buffer the caller must free.
+func (in *Interpreter) argBuffer(ctx context.Context, f *guestFuncs, n int) (ptr uint32, owned bool, err error) {
+	if n <= int(in.argCap) {
+		return in.argBuf, false, nil
+	}
+	size := n
+	if size <= maxKeptArg {
+		size = max(256, 1<<bitsFor(n))
+	}
+	r, err := f.malloc.Call(ctx, uint64(size))
+	if err != nil {
+		return 0, false, in.died(in.causeOf(ctx, err))
+	}
+	ptr = uint32(r[0])
+	if ptr == 0 {
+		return 0, false, errors.New("out of guest memory for the call's arguments")
+	}
+	if size > maxKeptArg {
+		return ptr, true, nil
+	}
+	if in.argBuf != 0 {
+		if _, err := f.free.Call(ctx, uint64(in.argBuf)); err != nil {
+			return 0, false, in.died(in.causeOf(ctx, err))
+		}
+	}
+	in.argBuf, in.argCap = ptr, uint32(size)
+	return ptr, false, nil
+}
+
+// bitsFor is the number of bits needed to write n-1: 1<<bitsFor(n) >= n.
+func bitsFor(n int) int {
+	b := 0
+	for 1<<b < n {
+		b++
+	}
+	return b
 }
 
 func (in *Interpreter) causeOf(ctx context.Context, err error) error {

@@ -172,6 +172,10 @@ _u32u32_at = struct.Struct("<II").unpack_from
 _u32u32u32_at = struct.Struct("<III").unpack_from
 _one_int = struct.Struct("<IBi").pack
 _call_hdr = struct.Struct("<xQBI").unpack_from
+# A call from JavaScript with one int32 argument and no keywords: op, u64
+# Python id, u8 relaxed, u32 1, 'i', i32, u32 0 (see _dispatch).
+_call_one_int = struct.Struct("<xQBIxiI").unpack_from
+_CALL_ONE_INT_LEN = 23
 
 _RESERVED = frozenset(
     [
@@ -589,6 +593,12 @@ class JsProxy(metaclass=_JsProxyMeta):
     def __getattr__(self, name: str) -> Any:
         n = _names.get(name)
         if n is None:
+            if name == "_G":
+                # The request prefix of attribute reads, made on first use
+                # (see _wrap): most proxies never read an attribute.
+                G = b"G" + self._hb
+                _set_G(self, G)
+                return G
             n = _encname(name)
         if n is _KEYS and self._flags & IS_ARRAY:
             raise AttributeError(name)
@@ -596,6 +606,9 @@ class JsProxy(metaclass=_JsProxyMeta):
         t = r[0]
         if t == 105:
             return _i32_at(r, 1)[0]
+        if t == 109:  # 'm', a method: before _dec's longer chain of tests
+            i, f, this = _u32u32u32_at(r, 1)
+            return _wrap(i, f, this)
         if t == 65:  # 'A'
             raise AttributeError(name)
         return _dec(r, 0)[0]
@@ -761,7 +774,7 @@ def _check(r: bytes) -> None:
 class _Impl(JsProxy):
     """Storage of an ordinary JsProxy (JsException instances use __dict__)."""
 
-    __slots__ = ("_id", "_hb", "_G", "_C", "_this", "_thisb", "_flags", "__dict__", "__weakref__")
+    __slots__ = ("_id", "_hb", "_G", "_C", "_this", "_flags", "__dict__", "__weakref__")
 
     def __del__(self):
         try:
@@ -778,10 +791,8 @@ _set_id = _Impl._id.__set__
 _set_hb = _Impl._hb.__set__
 _set_G = _Impl._G.__set__
 _set_C = _Impl._C.__set__
-_packG = struct.Struct("<cI").pack
 _packC = struct.Struct("<cII").pack
 _set_this = _Impl._this.__set__
-_set_thisb = _Impl._thisb.__set__
 _set_flags = _Impl._flags.__set__
 _new = object.__new__
 
@@ -1720,17 +1731,15 @@ def _wrap(i: int, flags: int, this: int) -> Any:
         d["_id"] = i
         d["_hb"] = _u32(i)
         d["_this"] = this
-        d["_thisb"] = _u32(this)
         d["_flags"] = flags
         d["_G"] = b"G" + d["_hb"]
         return p
+    # Every slot set costs a call in the hot paths that make proxies (a
+    # method read, a call returning an object): _G is made on first use.
     p = _new(cls)
     _set_id(p, i)
-    G = _packG(b"G", i)
-    _set_G(p, G)
-    _set_hb(p, G[1:])
+    _set_hb(p, _u32(i))
     _set_this(p, this)
-    _set_thisb(p, _u32(this) if this else b"\0\0\0\0")
     _set_flags(p, flags)
     if flags & IS_CALLABLE:
         _set_C(p, _packC(b"C", i, this))
@@ -1740,7 +1749,7 @@ def _wrap(i: int, flags: int, this: int) -> Any:
 def _wrap_again(p: JsProxy, flags: int) -> Any:
     """Another proxy of the same JavaScript value, with other flags."""
     this = p._this
-    _check(_hostcall(HOST, b"a" + p._hb + p._thisb))
+    _check(_hostcall(HOST, b"a" + p._hb + _u32(this)))
     return _wrap(p._id, flags, this)
 
 
@@ -2010,7 +2019,8 @@ def _to_py(p: JsProxy, depth: int, default_converter: Any) -> Any:
         r = _hostcall(HOST, b"P" + p._hb + _i32(depth))
         t = r[0]
         if t == 97:  # 'a'
-            return array("q", r[1:]).tolist()
+            # A view, not a slice and an array: no copy of the 8n bytes.
+            return memoryview(r)[1:].cast("q").tolist()
         if t == 74:  # 'J'
             return json.loads(r[2:], object_hook=_hook if r[1] else None)
         if t != 89:  # 'Y'
@@ -2202,11 +2212,6 @@ def _args(data: bytes, off: int) -> tuple[list[Any], dict[str, Any], int]:
 def _op_call(data: bytes) -> bytes:
     pid, relaxed, nargs = _call_hdr(data)
     obj = _objs[pid]
-    if nargs == 1 and not relaxed and len(data) == 23 and data[14] == 105:
-        res = obj(_i32_at(data, 15)[0])
-        if type(res) is int and -0x80000000 <= res <= 0x7FFFFFFF:
-            return b"i" + _i32(res)
-        return _result(res)
     args, kwargs, _ = _args(data, 10)
     if relaxed:
         from pyodide.code import relaxed_call
@@ -2214,6 +2219,12 @@ def _op_call(data: bytes) -> bytes:
         res = relaxed_call(obj, *args, **kwargs)
     else:
         res = obj(*args, **kwargs)
+    return _call_result(obj, res)
+
+
+def _call_result(obj: Any, res: Any) -> bytes:
+    """What a call of obj from JavaScript returns: a small int inline; the
+    coroutine of an async function as a Future (a Promise in JS)."""
     if type(res) is int and -0x80000000 <= res <= 0x7FFFFFFF:
         return b"i" + _i32(res)
     if asyncio.iscoroutine(res):
@@ -2582,6 +2593,12 @@ def _dispatch(data: bytes) -> bytes:
     op = data[0]
     if op == 99:  # 'c', the hot path
         try:
+            if len(data) == _CALL_ONE_INT_LEN and data[14] == 105:
+                # f(i) from JavaScript: one unpack, no argument list.
+                pid, relaxed, nargs, a, nkw = _call_one_int(data)
+                if nargs == 1 and not relaxed and not nkw:
+                    obj = _objs[pid]
+                    return _call_result(obj, obj(a))
             return _op_call(data)
         except BaseException as e:  # noqa: BLE001 - every exception goes to JS
             return _py_exc(e)
