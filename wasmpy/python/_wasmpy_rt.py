@@ -34,6 +34,9 @@ HostError = _wasmpy.HostError
 call: Callable[[str, bytes], bytes] = _wasmpy.call
 
 _handlers: dict[str, Handler] = {}
+# The same, keyed by the target as the host sends it (UTF-8): no decoding
+# on the path of every call.
+_by_raw: dict[bytes, Handler] = {}
 
 # Calls from the host in progress, and the depth (in those calls) of each
 # wait in progress: a call that returns to a waiting frame flushes, as Python
@@ -94,11 +97,13 @@ def register(target: str, fn: Handler) -> None:
     if not callable(fn):
         raise TypeError("handler must be callable")
     _handlers[target] = fn
+    _by_raw[target.encode("utf-8", "surrogatepass")] = fn
 
 
 def unregister(target: str) -> None:
     """Forget the handler of target, if any."""
     _handlers.pop(target, None)
+    _by_raw.pop(target.encode("utf-8", "surrogatepass"), None)
 
 
 def targets() -> list[str]:
@@ -107,32 +112,39 @@ def targets() -> list[str]:
 
 
 def dispatch(payload: bytes) -> bytes:
-    """Route one call from the host: payload is target, NUL, data."""
-    raw, sep, data = bytes(payload).partition(b"\0")
-    if not sep:
+    """Route one call from the host: payload is target, NUL, data. (On the
+    path of every call into Python: a few operations only.)"""
+    if type(payload) is not bytes:
+        payload = bytes(payload)
+    cut = payload.find(0)
+    if cut < 0:
         raise ValueError("dispatch payload has no target separator")
-    target = raw.decode("utf-8", "replace")
-    fn = _handlers.get(target)
+    fn = _by_raw.get(payload[:cut])
     if fn is None:
-        raise LookupError(f"no handler registered for target {target!r}")
+        raise LookupError(f"no handler registered for target {payload[:cut].decode('utf-8', 'replace')!r}")
     global _depth
     _depth += 1
     try:
-        out = fn(data)
+        out = fn(payload[cut + 1 :])
     finally:
         _depth -= 1
         if not _depth or (_waits and _waits[-1] == _depth):
             flush_std()
+    if type(out) is bytes:
+        return out
+    if out is None:
+        return b""
     if isinstance(out, str):
-        raise TypeError(f"handler for {target!r} returned str, not bytes")
-    return bytes(out) if out is not None else b""
+        raise TypeError(f"handler for {payload[:cut].decode('utf-8', 'replace')!r} returned str, not bytes")
+    return bytes(out)
 
 
 def install() -> None:
     """Make dispatch the function the host calls (done at import), with the
     target "flush" (flush_std) for the host's own output to follow Python's."""
     _wasmpy.set_dispatcher(dispatch)
-    _handlers.setdefault("flush", _flush_target)
+    if "flush" not in _handlers:
+        register("flush", _flush_target)
 
 
 def _flush_target(_: bytes) -> bytes:
