@@ -186,6 +186,10 @@ func (w *World) Timers() int { return len(w.timers) }
 // JavaScript. An error that escapes it is reported on stderr, as a browser
 // reports an uncaught exception.
 func (w *World) runTask(fn func() error) {
+	if err := w.js(); err != nil {
+		w.writeErr("Uncaught " + err.Error() + "\n")
+		return
+	}
 	err := w.guard(fn)
 	if err == nil {
 		return

@@ -16,7 +16,7 @@ func BenchmarkRunJS(b *testing.B) {
 
 func BenchmarkTypeFlagsPlain(b *testing.B) {
 	w, _ := New(Options{})
-	v, _ := w.rt.RunString("({x: 1})")
+	v, _ := w.Runtime().RunString("({x: 1})")
 	o := v.(*goja.Object)
 	for i := 0; i < b.N; i++ {
 		w.typeFlags(o)
@@ -32,7 +32,7 @@ func BenchmarkNewPyProxy(b *testing.B) {
 
 func BenchmarkOpGetAttr(b *testing.B) {
 	w, _ := New(Options{})
-	v, _ := w.rt.RunString("({x: 1})")
+	v, _ := w.Runtime().RunString("({x: 1})")
 	id, _ := w.handles.add(v, func() uint32 { return 0 })
 	req := append([]byte{'G'}, appendU32(nil, id)...)
 	req = append(req, 'x')
@@ -71,7 +71,7 @@ func BenchmarkToJsInts100k(b *testing.B) {
 // BenchmarkToPyInts100k is the Go side of to_py of a 100k-number Array.
 func BenchmarkToPyInts100k(b *testing.B) {
 	w, _ := New(Options{})
-	v, _ := w.rt.RunString("(() => { const a = new Array(100000); for (let i = 0; i < a.length; i++) a[i] = i; return a; })()")
+	v, _ := w.Runtime().RunString("(() => { const a = new Array(100000); for (let i = 0; i < a.length; i++) a[i] = i; return a; })()")
 	id, _ := w.handles.add(v, func() uint32 { return 0 })
 	req := append([]byte{'P'}, appendU32(nil, id)...)
 	req = appendU32(req, 0xffffffff)

@@ -50,6 +50,9 @@ func (w *World) hostCall(ctx context.Context, data []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return []byte{tIntr}, nil
 	}
+	if err := w.js(); err != nil {
+		return nil, err
+	}
 	prev := w.ctx
 	w.ctx = ctx
 	defer func() { w.ctx = prev }()

@@ -108,6 +108,7 @@ type World struct {
 	interrupted atomic.Bool
 	running     atomic.Int32
 	closed      bool
+	jsErr       error // making the runtime failed (see js)
 
 	// helpers are JavaScript functions of the prelude the bridge calls.
 	helpers helpers
@@ -118,11 +119,12 @@ type World struct {
 	relCount atomic.Int32
 }
 
-// New makes a World with its global environment. It does not touch Python:
-// call Attach to connect it to an interpreter.
+// New makes a World. Its JavaScript runtime and global environment (some
+// megabytes, milliseconds to make) are made when first needed: most
+// notebooks never use JavaScript. It does not touch Python: call Attach to
+// connect it to an interpreter.
 func New(opts Options) (*World, error) {
 	w := &World{
-		rt:     goja.New(),
 		opts:   opts,
 		log:    opts.Logger,
 		rand:   opts.Random,
@@ -139,21 +141,38 @@ func New(opts Options) (*World, error) {
 	w.helpers.refSym = goja.NewSymbol("pyproxy.attrs")
 	w.handles.init()
 	w.py.init()
-	w.rt.SetFieldNameMapper(goja.UncapFieldNameMapper())
-	if err := w.installGlobals(); err != nil {
-		return nil, fmt.Errorf("javascript globals: %w", err)
-	}
-	if err := w.installBridge(); err != nil {
-		return nil, fmt.Errorf("javascript bridge: %w", err)
-	}
-	if err := w.installFetch(); err != nil {
-		return nil, fmt.Errorf("javascript fetch: %w", err)
-	}
 	return w, nil
 }
 
-// Runtime is the goja Runtime. Use it only on the World's goroutine.
-func (w *World) Runtime() *goja.Runtime { return w.rt }
+// js makes the JavaScript runtime and its global environment, once; every
+// way into JavaScript calls it first. World's goroutine only.
+func (w *World) js() error {
+	if w.rt != nil || w.jsErr != nil {
+		return w.jsErr
+	}
+	w.rt = goja.New()
+	w.rt.SetFieldNameMapper(goja.UncapFieldNameMapper())
+	steps := []struct {
+		what string
+		fn   func() error
+	}{{"globals", w.installGlobals}, {"bridge", w.installBridge}, {"fetch", w.installFetch}}
+	for _, step := range steps {
+		if err := step.fn(); err != nil {
+			w.jsErr = fmt.Errorf("javascript %s: %w", step.what, err)
+			return w.jsErr
+		}
+	}
+	return nil
+}
+
+// Runtime is the goja Runtime, made now if need be (nil if that failed).
+// Use it only on the World's goroutine.
+func (w *World) Runtime() *goja.Runtime {
+	if err := w.js(); err != nil {
+		w.log.Error("jsbridge: cannot make the JavaScript runtime", "err", err)
+	}
+	return w.rt
+}
 
 // Attach registers the host function "js" on h and remembers h for calls
 // from JavaScript into Python (dispatch target "jsffi", registered by the
@@ -215,6 +234,9 @@ func (w *World) Close() error {
 func (w *World) RunString(name, src string) (goja.Value, error) {
 	if w.closed {
 		return nil, ErrClosed
+	}
+	if err := w.js(); err != nil {
+		return nil, err
 	}
 	if out, changed := transformSource(src); changed {
 		src = out

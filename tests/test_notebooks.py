@@ -131,8 +131,9 @@ def test_widgets_outputs():
     assert models["IntSliderModel", "x"]["value"] == 4  # interact's
     assert "changes: [(3, 8)]" in text_of(outs[1])
     assert models["TextModel", ""]["value"] == "hello" and models["CheckboxModel", "on"]["value"] is True
-    captured = [m for m in state.values() if m["model_name"] == "OutputModel"][0]["state"]["outputs"]
-    assert captured[0]["text"] == "captured by the Output widget\n"
+    captured = [o for m in state.values() if m["model_name"] == "OutputModel"
+                for o in m["state"]["outputs"] if o["output_type"] == "stream"]
+    assert [o["text"] for o in captured] == ["captured by the Output widget\n"]
     # interact shows its result in its own Output widget.
     assert any(o.get("data", {}).get("text/plain") == "16" for m in state.values()
                if m["model_name"] == "OutputModel" for o in m["state"]["outputs"])
