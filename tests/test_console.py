@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux missi
 class Screen:
     def __init__(self) -> None:
         self.name = "wasmpy-" + uuid.uuid4().hex[:8]
+        self.recovered = 0
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "50",
                         "jupyter", "console", "--kernel", KERNEL], check=True)
 
@@ -41,8 +42,23 @@ class Screen:
             screen = self.text()
             if screen.count(needle) >= count:
                 return screen
+            self.recover(screen)
             time.sleep(0.2)
         raise AssertionError(f"{needle!r} (x{count}) not on screen after {timeout}s:\n{self.text()}")
+
+    # Debian's jupyter-console 6.4.4 on Python 3.11 now and then fails in its
+    # own event loop ("cannot enter context: ... is already entered", then
+    # "Press ENTER to continue..."), mostly under load and with keys typed
+    # ahead: a client bug, seen with an older wasmpy as well. The session
+    # goes on after Enter, as a person would press it.
+    CLIENT_BUG = "Press ENTER to continue..."
+
+    def recover(self, screen: str) -> None:
+        seen = screen.count(self.CLIENT_BUG)
+        if seen > self.recovered:
+            self.recovered = seen
+            print(f"jupyter console hit its event-loop bug ({seen}); pressing Enter")
+            self.keys("Enter")
 
     def close(self) -> None:
         if self.alive():
@@ -100,10 +116,13 @@ def test_console_session():
         s.wait_for("In [6]:", timeout=15)
         s.type("print('alive after interrupt')")
         s.wait_for("alive after interrupt")
+        s.wait_for("In [7]:")  # typing ahead is what trips the client's bug
         s.close()  # keep the screen as an artifact before leaving
         s.type("exit")
         deadline = time.monotonic() + 20
         while s.alive() and time.monotonic() < deadline:
+            if s.alive():
+                s.recover(s.text())
             time.sleep(0.2)
         assert not s.alive(), "jupyter console did not exit"
     finally:
