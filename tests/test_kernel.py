@@ -153,8 +153,17 @@ def test_interrupt_running_loop(kernel):
     assert reply["parent_header"]["msg_id"] == msg_id
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
     assert time.monotonic() - start < 2
+    assert_only_cell_frames(reply["content"]["traceback"])
     reply, msgs = run_cell(kc, "print('after')")
     assert stdout_of(msgs) == "after\n"
+
+
+def assert_only_cell_frames(traceback: list[str]) -> None:
+    """As in ipykernel, an interrupted cell's traceback ends at the cell's
+    line: no frame of the kernel's own (its SIGINT handler, its host calls)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback))
+    assert "Cell In[" in text, text
+    assert "File /" not in text, text
 
 
 def test_interrupt_c_code_that_never_checks_signals(kernel):
@@ -196,6 +205,7 @@ def test_interrupt_sleep(kernel):
     reply = kc.get_shell_msg(timeout=10)
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert time.monotonic() - start < 2
+    assert_only_cell_frames(reply["content"]["traceback"])
 
 
 def test_input_round_trip(kernel):

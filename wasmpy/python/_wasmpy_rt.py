@@ -61,6 +61,7 @@ def wait(target: str, data: bytes) -> bytes:
     """call() for a host function that blocks Python while the host serves
     other work (timers, I/O, calls back into Python): what was printed goes
     out first."""
+    __tracebackhide__ = True  # noqa: F841  (IPython leaves this frame out)
     flush_std()
     _waits.append(_depth)
     try:
@@ -83,6 +84,7 @@ def buffer_std() -> None:
 
 def _flushing(tick: Callable[[int, Any], object]) -> Callable[[int, Any], None]:
     def on_tick(signum: int, frame: Any) -> None:
+        __tracebackhide__ = True  # noqa: F841  (an interrupt may land in here)
         tick(signum, frame)
         flush_std()
 

@@ -165,6 +165,7 @@ class _GoHost:
         self.call("loop.timer", _LID_NS.pack(lid, ns))
 
     def run(self, tok: int) -> None:
+        __tracebackhide__ = True  # noqa: F841  (IPython leaves this frame out)
         self.wait("loop.run", _U32.pack(tok))
 
     def stop(self, tok: int) -> None:
@@ -180,6 +181,7 @@ class _GoHost:
         self.call("loop.abort", _U32.pack(cid))
 
     def sleep(self, ns: int) -> None:
+        __tracebackhide__ = True  # noqa: F841
         self.wait("loop.sleep", _I64.pack(ns))
 
 
@@ -322,6 +324,7 @@ def _on_sigint(signum: int, frame: Any) -> None:
 def _checkpoint() -> None:
     """Let pending signal handlers run (function entry and a backward jump
     both check for them)."""
+    __tracebackhide__ = True  # noqa: F841
     for _ in (0, 1):
         pass
 
@@ -1062,6 +1065,7 @@ def sleep(secs: float, /) -> None:
     the kernel's event loop runs JavaScript timers, promise jobs and I/O
     completions (asyncio's own callbacks wait until the sleep is over). An
     interrupt ends the sleep with KeyboardInterrupt."""
+    __tracebackhide__ = True  # noqa: F841  (a cell's traceback ends at its time.sleep)
     if isinstance(secs, float):
         if secs != secs:
             raise ValueError("Invalid value NaN (not a number)")

@@ -173,6 +173,33 @@ class TracebacksTest(unittest.TestCase):
                 self.assertEqual(seen, first[offset:offset + 1])
 
 
+class HiddenTailTest(unittest.TestCase):
+    def test_trailing_hidden_frames_dropped(self) -> None:
+        from IPython.core import ultratb
+
+        from wasmpy_kernel import tracebacks
+
+        def plumbing() -> None:
+            __tracebackhide__ = True  # noqa: F841
+            raise KeyboardInterrupt
+
+        def user_code() -> None:
+            plumbing()
+
+        try:
+            user_code()
+        except KeyboardInterrupt as e:
+            err = e
+        for skip_hidden, shown in ((True, False), (False, True)):
+            with self.subTest(skip_hidden=skip_hidden):
+                tb = ultratb.AutoFormattedTB(mode="Context", color_scheme="NoColor")
+                tb.skip_hidden = skip_hidden
+                tracebacks.install(tb)
+                text = "\n".join(tb.structured_traceback(type(err), err, err.__traceback__, tb_offset=1))
+                self.assertIn(".user_code()", text)
+                self.assertEqual(".plumbing()" in text, shown, text)
+
+
 class CompatTest(unittest.TestCase):
     def test_process_time_fallback(self) -> None:
         import types
