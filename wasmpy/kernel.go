@@ -240,14 +240,15 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 }
 
 // warmUp are the requests run before a snapshot, so that restored kernels
-// do not pay for what they load the first time: a silent cell, and a
-// completion (jedi parses the builtins' stubs, seconds in wasm).
+// do not pay for what they load the first time: a silent cell, and
+// completions that need jedi (a name the cell binds but has not run: jedi
+// parses the builtins' stubs, 3 s in wasm the first time).
 var warmUp = []interp.Request{
 	{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false, "user_expressions": {"w": "1+1"}}`)},
-	{Op: "complete", Content: json.RawMessage(`{"code": "import os\nos.pa", "cursor_pos": 14}`)},
+	{Op: "complete", Content: json.RawMessage(`{"code": "warm_up = [1]\nwarm_up.app", "cursor_pos": 25}`)},
 	// jedi fills its caches over two completions: the second of the same
-	// code still takes 0.6 s, the third 0.17 s.
-	{Op: "complete", Content: json.RawMessage(`{"code": "import os\nos.pa", "cursor_pos": 14}`)},
+	// code still takes 0.3-0.6 s, the third 0.17 s.
+	{Op: "complete", Content: json.RawMessage(`{"code": "warm_up = [1]\nwarm_up.app", "cursor_pos": 25}`)},
 }
 
 // discard drops what the warm-up cell publishes.

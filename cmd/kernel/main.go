@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -173,6 +174,16 @@ func runKernel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		log.Debug("startup", "phase", phase, "unix_us", time.Now().UnixMicro(), "since_main", time.Since(started))
 	}
 	mark("main")
+	if path := os.Getenv("WASMPY_CPUPROFILE"); path != "" {
+		// For developers: the Go side's CPU profile of the whole run
+		// (compiled wasm shows as one external node).
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			log.Warn("no CPU profile", "err", err)
+		} else {
+			defer stop()
+		}
+	}
 	if err := serveKernel(ctx, *connFile, opts, log, mark); err != nil {
 		log.Error("kernel failed", "err", err)
 		return exitError
@@ -325,4 +336,20 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "Removed %s\n", dir)
 	return exitOK
+}
+
+// startCPUProfile writes the process's CPU profile to path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

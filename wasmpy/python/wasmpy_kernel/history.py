@@ -2,8 +2,9 @@
 
 WasmHistoryManager writes its input/output cache to SQLite when IPython
 would wake the saving thread: through `defer` if set (the kernel sets it to
-the event loop's call_soon, so the write happens once the request is
-answered, as the thread's would), else inline. The database is a file (default
+a call_later of the event loop, so the write happens after the request is
+answered, as the thread's would, and once for cells run back to back), else
+inline. The database is a file (default
 /tmp/ipython-history.sqlite, or $WASMPY_HISTORY_FILE; ":memory:" keeps it in
 memory) so session numbers go on across interpreter restarts when /tmp
 survives them; if the file cannot be used it falls back to memory.
