@@ -111,7 +111,7 @@ func (l guardListener) Accept() (net.Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	return &guardConn{Conn: c, cfg: l.cfg, greetLeft: zmtpGreetingLen}, nil
+	return &guardConn{Conn: c, cfg: l.cfg, greetLeft: zmtpGreetingLen, out: newBatcher()}, nil
 }
 
 // ZMTP 3 framing, see https://rfc.zeromq.org/spec/23/.
@@ -148,10 +148,45 @@ type guardConn struct {
 	frameCmd  bool
 	capture   []byte
 	subs      []string
+
+	wmu sync.Mutex // zmq4 writes a message from one goroutine; be safe
+	out *batcher
 }
 
 // Write notes the write in the socket's writeTracker.
+// Write holds the pieces of a message until it is complete (see batcher),
+// then writes them at once.
 func (g *guardConn) Write(p []byte) (int, error) {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	ends := g.out.advance(p)
+	if len(g.out.buf)+len(p) > maxBatch {
+		if err := g.flushOut(); err != nil {
+			return 0, err
+		}
+		return g.write(p)
+	}
+	g.out.buf = append(g.out.buf, p...)
+	if ends {
+		if err := g.flushOut(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flushOut writes the held pieces.
+func (g *guardConn) flushOut() error {
+	if len(g.out.buf) == 0 {
+		return nil
+	}
+	_, err := g.write(g.out.buf)
+	g.out.buf = g.out.buf[:0]
+	return err
+}
+
+// write writes p, noted in the socket's writeTracker.
+func (g *guardConn) write(p []byte) (int, error) {
 	w := g.cfg.writes
 	if w == nil {
 		return g.Conn.Write(p)
