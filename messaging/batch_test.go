@@ -3,8 +3,11 @@ package messaging
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
+	"log/slog"
 	"net"
 	"testing"
+	"time"
 )
 
 // recordConn is a net.Conn that records its writes.
@@ -118,4 +121,58 @@ func FuzzBatcher(f *testing.F) {
 			t.Fatalf("wrote %d bytes, given %d", len(got), len(data))
 		}
 	})
+}
+
+// chunkConn is a net.Conn whose reads return the given chunks, the last one
+// with io.EOF.
+type chunkConn struct {
+	net.Conn
+	chunks [][]byte
+	reads  int
+}
+
+func (c *chunkConn) SetReadDeadline(time.Time) error { return nil }
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	c.chunks[0] = c.chunks[0][n:]
+	if len(c.chunks[0]) == 0 {
+		c.chunks = c.chunks[1:]
+	}
+	if len(c.chunks) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestReadsBuffered(t *testing.T) {
+	greeting := bytes.Repeat([]byte{0}, zmtpGreetingLen)
+	body := []byte("\x05READY")
+	stream := append(append(append([]byte{}, greeting...), flagCommand, byte(len(body))), body...)
+	for _, sizes := range [][]int{{1}, {2, 5}, {64, 2, 6}, {readBufSize + 1}} {
+		c := &chunkConn{chunks: [][]byte{stream[:30], stream[30:]}}
+		g := &guardConn{Conn: c, cfg: guardConfig{limit: 1 << 20, log: slog.New(slog.DiscardHandler)},
+			greetLeft: zmtpGreetingLen, out: newBatcher()}
+		var got []byte
+		var err error
+		for i := 0; err == nil && i < 1000; i++ {
+			p := make([]byte, sizes[i%len(sizes)])
+			var n int
+			n, err = g.Read(p)
+			got = append(got, p[:n]...)
+		}
+		if err != io.EOF || !bytes.Equal(got, stream) {
+			t.Fatalf("reads of %v: got %d bytes, err %v; want %d bytes, then EOF", sizes, len(got), err, len(stream))
+		}
+		if sizes[0] < 8 && c.reads > 3 {
+			t.Errorf("reads of %v: %d reads from the socket for %d bytes", sizes, c.reads, len(stream))
+		}
+		if !g.greeted {
+			t.Errorf("reads of %v: the READY command was not seen", sizes)
+		}
+	}
 }

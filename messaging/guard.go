@@ -151,6 +151,13 @@ type guardConn struct {
 
 	wmu sync.Mutex // zmq4 writes a message from one goroutine; be safe
 	out *batcher
+
+	// The read buffer (see fill): rbuf[rpos:] is unread; rerr came with
+	// the last read from the socket.
+	rstore []byte
+	rbuf   []byte
+	rpos   int
+	rerr   error
 }
 
 // Write notes the write in the socket's writeTracker.
@@ -219,7 +226,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		g.cfg.onSubscribe(topic)
 	}
 	g.subs = g.subs[:0]
-	n, err := g.Conn.Read(p)
+	n, err := g.fill(p)
 	if n > 0 {
 		if perr := g.scan(p[:n]); perr != nil {
 			g.err = perr
@@ -242,6 +249,41 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		g.Conn.Close()
 	}
 	return n, err
+}
+
+// readBufSize is how much fill asks the socket for at once: zmq4 reads
+// each frame's header and body with separate small reads (some 14 system
+// calls a Jupyter message without a buffer).
+const readBufSize = 16 << 10
+
+// fill reads into p from the buffer, refilling it from the socket when it
+// is empty (reads of readBufSize or more go to the socket directly). Data
+// read along with an error is delivered first, the error after it.
+func (g *guardConn) fill(p []byte) (int, error) {
+	if g.rpos < len(g.rbuf) {
+		n := copy(p, g.rbuf[g.rpos:])
+		g.rpos += n
+		return n, nil
+	}
+	if err := g.rerr; err != nil {
+		g.rerr = nil
+		return 0, err
+	}
+	if len(p) >= readBufSize {
+		return g.Conn.Read(p)
+	}
+	if g.rstore == nil {
+		g.rstore = make([]byte, readBufSize)
+	}
+	n, err := g.Conn.Read(g.rstore)
+	g.rbuf, g.rpos = g.rstore[:n], 0
+	if n == 0 {
+		return 0, err
+	}
+	g.rerr = err
+	m := copy(p, g.rbuf)
+	g.rpos = m
+	return m, nil
 }
 
 // scan advances the framing state over b.
