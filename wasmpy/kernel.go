@@ -41,6 +41,10 @@ type KernelConfig struct {
 	// SnapshotKey names what the start-up state depends on besides the
 	// runtime and Config: whatever the Setup functions give Python.
 	SnapshotKey string
+	// WarmCompletion makes the snapshot's warm-up also run completions that
+	// need jedi (3 s in wasm; a restored kernel's first such completion then
+	// takes 0.4 s instead): for `wasmpy install`, not a user's first start.
+	WarmCompletion bool
 	// Quiescent, when set, reports why the Setup functions' packages hold
 	// state for the interpreter that a snapshot would lose (pending timers,
 	// handles), or nil; the snapshot is taken only when it returns nil.
@@ -199,7 +203,11 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 	}
 	// Warm up: a first cell runs code that start-up did not (lazy imports,
 	// caches); let it run before the snapshot, not in every restored kernel.
-	for _, warm := range warmUp {
+	warm := warmUp
+	if cfg.WarmCompletion {
+		warm = append(warm[:len(warm):len(warm)], warmCompletion...)
+	}
+	for _, warm := range warm {
 		if _, err := k.dispatch(ctx, warm, discard{}); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
@@ -240,11 +248,17 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 }
 
 // warmUp are the requests run before a snapshot, so that restored kernels
-// do not pay for what they load the first time: a silent cell, and
-// completions that need jedi (a name the cell binds but has not run: jedi
-// parses the builtins' stubs, 3 s in wasm the first time).
+// do not pay for what they load the first time: a silent cell and a
+// completion from the live namespace.
 var warmUp = []interp.Request{
 	{Op: "execute", Content: json.RawMessage(`{"code": "1+1", "silent": true, "store_history": false, "user_expressions": {"w": "1+1"}}`)},
+	{Op: "complete", Content: json.RawMessage(`{"code": "import os\nos.pa", "cursor_pos": 14}`)},
+}
+
+// warmCompletion are completions that need jedi (a name the cell binds but
+// has not run: jedi parses the builtins' stubs, 3 s in wasm the first
+// time); see KernelConfig.WarmCompletion.
+var warmCompletion = []interp.Request{
 	{Op: "complete", Content: json.RawMessage(`{"code": "warm_up = [1]\nwarm_up.app", "cursor_pos": 25}`)},
 	// jedi fills its caches over two completions: the second of the same
 	// code still takes 0.3-0.6 s, the third 0.17 s.

@@ -131,9 +131,10 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 			Background: bg,
 			Run:        l.Do,
 			// Set by loop.Attach (a Setup function) before Python can wait.
-			Block:       func(ctx context.Context, ready <-chan struct{}) error { return block(ctx, ready) },
-			Snapshots:   snapshots,
-			SnapshotKey: snapKey,
+			Block:          func(ctx context.Context, ready <-chan struct{}) error { return block(ctx, ready) },
+			Snapshots:      snapshots,
+			SnapshotKey:    snapKey,
+			WarmCompletion: opts.warmCompletion,
 			Quiescent: func() error {
 				if n := l.Pending(); n > 0 {
 					return fmt.Errorf("%d event-loop tasks pending", n)
@@ -330,6 +331,7 @@ func warmCache(ctx context.Context, opts runtimeOptions, log *slog.Logger) error
 	// The snapshot is a bonus: a kernel that cannot start now (a mount
 	// that does not exist yet, say) makes it at its first start instead.
 	t0 := time.Now()
+	opts.warmCompletion = true // time is no object here, unlike at a user's first start
 	factory, err := newFactory(ctx, opts, log, nil)
 	if err == nil {
 		var in interp.Interpreter

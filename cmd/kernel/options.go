@@ -35,6 +35,8 @@ type runtimeOptions struct {
 	NoSnapshot     bool           // start every interpreter from scratch
 	FetchMaxBytes  int64          // 0: loop.DefaultMaxResponseBytes
 	FetchTimeout   time.Duration  // 0: loop.DefaultFetchTimeout
+	// warmCompletion: the start-up snapshot also warms jedi (install).
+	warmCompletion bool
 }
 
 // kernelOptions are the flags of `wasmpy kernel` that install stores into
