@@ -18,9 +18,7 @@ const maxBatch = 64 << 10
 // newBatcher.
 type batcher struct {
 	greetLeft int // bytes of the greeting still to come
-	hdr       [9]byte
-	hdrHave   int
-	hdrNeed   int
+	hdr       frameHeader
 	bodyLeft  uint64
 	more      bool   // the frame being written is not the message's last
 	buf       []byte // held pieces, at most maxBatch bytes
@@ -46,27 +44,45 @@ func (b *batcher) advance(p []byte) bool {
 			p = p[n:]
 			end = b.bodyLeft == 0 && !b.more
 		default:
-			if b.hdrHave == 0 {
-				b.hdrNeed = 2
-				if p[0]&flagLong != 0 {
-					b.hdrNeed = 9
-				}
-			}
-			b.hdr[b.hdrHave] = p[0]
-			b.hdrHave++
+			flags, size, ok := b.hdr.add(p[0])
 			p = p[1:]
-			if b.hdrHave < b.hdrNeed {
+			if !ok {
 				continue
 			}
-			b.hdrHave = 0
-			flags := b.hdr[0]
-			b.bodyLeft = uint64(b.hdr[1])
-			if flags&flagLong != 0 {
-				b.bodyLeft = binary.BigEndian.Uint64(b.hdr[1:9])
-			}
+			b.bodyLeft = size
 			b.more = flags&flagMore != 0 && flags&flagCommand == 0
 			end = b.bodyLeft == 0 && !b.more
 		}
 	}
 	return end
+}
+
+// frameHeader reads a ZMTP frame header a byte at a time: a flags byte and
+// a size of one byte, or of eight (big-endian) with flagLong.
+type frameHeader struct {
+	buf  [9]byte
+	have int
+	need int
+}
+
+// add takes the next byte; ok reports a complete header, with its flags and
+// body size.
+func (h *frameHeader) add(c byte) (flags byte, size uint64, ok bool) {
+	if h.have == 0 {
+		h.need = 2
+		if c&flagLong != 0 {
+			h.need = 9
+		}
+	}
+	h.buf[h.have] = c
+	h.have++
+	if h.have < h.need {
+		return 0, 0, false
+	}
+	h.have = 0
+	flags = h.buf[0]
+	if flags&flagLong != 0 {
+		return flags, binary.BigEndian.Uint64(h.buf[1:9]), true
+	}
+	return flags, uint64(h.buf[1]), true
 }

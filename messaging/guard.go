@@ -2,7 +2,6 @@ package messaging
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net"
@@ -134,9 +133,7 @@ type guardConn struct {
 	mu        sync.Mutex // zmq4 reads from one goroutine at a time; be safe
 	err       error      // sticky
 	greetLeft int
-	hdr       [9]byte
-	hdrHave   int
-	hdrNeed   int
+	hdr       frameHeader
 	bodyLeft  uint64
 	msgSize   uint64
 	msgFrames int
@@ -305,23 +302,10 @@ func (g *guardConn) scan(b []byte) *frameLimitError {
 				g.frameDone()
 			}
 		default:
-			if g.hdrHave == 0 {
-				g.hdrNeed = 2
-				if b[0]&flagLong != 0 {
-					g.hdrNeed = 9
-				}
-			}
-			g.hdr[g.hdrHave] = b[0]
-			g.hdrHave++
+			flags, size, ok := g.hdr.add(b[0])
 			b = b[1:]
-			if g.hdrHave < g.hdrNeed {
+			if !ok {
 				continue
-			}
-			g.hdrHave = 0
-			flags := g.hdr[0]
-			size := uint64(g.hdr[1])
-			if flags&flagLong != 0 {
-				size = binary.BigEndian.Uint64(g.hdr[1:9])
 			}
 			limit := uint64(g.cfg.limit)
 			if size > limit || g.msgSize+size > limit {
