@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 )
 
@@ -15,7 +14,7 @@ import (
 func TestBehaviours(t *testing.T) {
 	e := newPyEnv(t)
 	e.mustExec("import js\nfrom pyodide.code import run_js\nfrom pyodide.ffi import *\n")
-	cases := []struct{ name, code, want string }{
+	cases := []pyCase{
 		// conversions
 		{"int boundaries", `
 f = run_js("(x) => typeof x")
@@ -335,17 +334,7 @@ print(json.dumps({"a": jsnull}))`, "{\"a\": null}\n"},
 		{"IN_BROWSER", `import pyodide.ffi
 print(pyodide.ffi.IN_BROWSER, pyodide.__version__)`, "False 0.29.5\n"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			out, errs, err := e.exec(strings.TrimPrefix(c.code, "\n"))
-			if err != nil {
-				t.Fatalf("%v\n%s", err, errs)
-			}
-			if out != c.want {
-				t.Errorf("got\n%s\nwant\n%s", out, c.want)
-			}
-		})
-	}
+	e.run(t, cases)
 }
 
 // Async behaviours, run with asyncio.run on the kernel's loop.
@@ -359,7 +348,7 @@ func TestAsyncBehaviours(t *testing.T) {
 	}))
 	defer srv.Close()
 	e.mustExec("import js, asyncio\nfrom pyodide.code import run_js\nfrom pyodide.ffi import *\nURL = " + pyRepr(srv.URL) + "\n")
-	cases := []struct{ name, code, want string }{
+	cases := []pyCase{
 		{"await promise", `async def main():
     print(await js.Promise.resolve(5), await run_js("new Promise(r => setTimeout(() => r('late'), 5))"))
 asyncio.run(main())`, "5 late\n"},
@@ -462,15 +451,5 @@ asyncio.run(main())`, "200 True yes {'body': 'hé', 'method': 'POST', 'q': 'x=1'
 		{"run_sync", `from pyodide.ffi import run_sync, can_run_sync
 print(can_run_sync(), run_sync(run_js("new Promise(r => setTimeout(() => r('sync!'), 5))")))`, "True sync!\n"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			out, errs, err := e.exec(strings.TrimPrefix(c.code, "\n"))
-			if err != nil {
-				t.Fatalf("%v\n%s", err, errs)
-			}
-			if out != c.want {
-				t.Errorf("got\n%s\nwant\n%s\nstderr:\n%s", out, c.want, errs)
-			}
-		})
-	}
+	e.run(t, cases)
 }

@@ -1,9 +1,6 @@
 package jsbridge
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // The fast paths of the FFI (the lazily made attribute request of a
 // JsProxy, the one-int call from JavaScript, to_py's packed numbers,
@@ -12,7 +9,7 @@ import (
 func TestFastPaths(t *testing.T) {
 	e := newPyEnv(t)
 	e.mustExec("import js, asyncio\nfrom pyodide.code import run_js\nfrom pyodide.ffi import *\n")
-	cases := []struct{ name, code, want string }{
+	cases := []pyCase{
 		{"attribute request made on first use", `
 o = run_js("({a: 1, f(x) { return this.a + x; }})")
 m = o.f                         # a method proxy: _G not made yet
@@ -69,15 +66,5 @@ async def main():
         print(e.name, e.message)
 asyncio.run(main())`, "1\n2\n3\n4\n5\nRangeError six\n"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			out, errs, err := e.exec(strings.TrimPrefix(c.code, "\n"))
-			if err != nil {
-				t.Fatalf("%v\n%s", err, errs)
-			}
-			if out != c.want {
-				t.Errorf("got\n%s\nwant\n%s\nstderr:\n%s", out, c.want, errs)
-			}
-		})
-	}
+	e.run(t, cases)
 }

@@ -161,9 +161,28 @@ func (e *pyEnv) mustExec(code string) string {
 	return out
 }
 
+// pyCase is Python code run in a pyEnv and the stdout it must print.
+type pyCase struct{ name, code, want string }
+
+// run runs each case as a subtest, in e's one interpreter.
+func (e *pyEnv) run(t *testing.T, cases []pyCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, errs, err := e.exec(strings.TrimPrefix(c.code, "\n"))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errs)
+			}
+			if out != c.want {
+				t.Errorf("got\n%s\nwant\n%s\nstderr:\n%s", out, c.want, errs)
+			}
+		})
+	}
+}
+
 func TestPythonBasics(t *testing.T) {
 	e := newPyEnv(t)
-	cases := []struct{ name, code, want string }{
+	e.run(t, []pyCase{
 		{"import js", "import js\nprint(type(js).__name__, js.Math.max(1, 5, 3))", "JsProxy 5\n"},
 		{"attrs", "import js\njs.globalThis.q = 5\nprint(js.q, js.Object.keys(js.JSON.parse('{\"a\":1}')))", "5 a\n"},
 		{"run_js", "from pyodide.code import run_js\nprint(run_js('1+2'), run_js('\"s\"'), run_js('null'), run_js('undefined'))", "3 s jsnull None\n"},
@@ -174,14 +193,7 @@ func TestPythonBasics(t *testing.T) {
 		{"error", "from pyodide.code import run_js\ntry:\n    run_js('throw new TypeError(\"bad\")')\nexcept Exception as e:\n    print(type(e).__name__, e.name, e.message)", "JsException TypeError bad\n"},
 		{"pyerror", "from pyodide.code import run_js\nf = run_js('(g) => { try { g(); } catch (e) { return e.type + \"|\" + e.name; } }')\nprint(f(lambda: 1/0))", "ZeroDivisionError|PythonError\n"},
 		{"console", "from pyodide.code import run_js\nrun_js('console.log(\"hi\", [1, 2])')", "hi [ 1, 2 ]\n"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := e.mustExec(c.code); got != c.want {
-				t.Errorf("got  %q\nwant %q", got, c.want)
-			}
-		})
-	}
+	})
 }
 
 // An interrupt stops JavaScript that Python called (the kernel calls the
