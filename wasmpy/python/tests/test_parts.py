@@ -87,8 +87,15 @@ class RunHandleTest(unittest.TestCase):
     """aio.run_handle: a handle of an earlier request prints to that one."""
 
     def setUp(self) -> None:
+        import gc
+
         import _wasmpy
 
+        # Text earlier tests left in the buffers (a ResourceWarning printed
+        # when a collection finds their unclosed database) is not ours.
+        gc.collect()
+        sys.stdout.flush()
+        sys.stderr.flush()
         self.log = _wasmpy.log
         _wasmpy.reset()
 
@@ -198,6 +205,52 @@ class HiddenTailTest(unittest.TestCase):
                 text = "\n".join(tb.structured_traceback(type(err), err, err.__traceback__, tb_offset=1))
                 self.assertIn(".user_code()", text)
                 self.assertEqual(".plumbing()" in text, shown, text)
+
+
+class ReuseHighlightingTest(unittest.TestCase):
+    """tracebacks.reuse_highlighting: the same coloured text, and nothing
+    rebuilt for the next traceback."""
+
+    def traceback_text(self) -> str:
+        from IPython.core import ultratb
+
+        def inner(n: int) -> float:
+            return 1 / n
+
+        try:
+            inner(0)
+        except ZeroDivisionError as e:
+            err = e
+        tb = ultratb.AutoFormattedTB(mode="Context", color_scheme="Linux")
+        return "\n".join(tb.structured_traceback(type(err), err, err.__traceback__))
+
+    def test_same_text(self) -> None:
+        from wasmpy_kernel import tracebacks
+
+        tracebacks.reuse_highlighting()
+        patched = self.traceback_text()
+        self.assertIn("\x1b[", patched)  # highlighted
+        saved = {key: getattr(*key) for key in tracebacks.ORIGINALS}
+        try:
+            for (module, name), original in tracebacks.ORIGINALS.items():
+                setattr(module, name, original)
+            plain = self.traceback_text()
+        finally:
+            for (module, name), value in saved.items():
+                setattr(module, name, value)
+        self.assertEqual(patched, plain)
+
+    def test_nothing_rebuilt(self) -> None:
+        from unittest import mock
+
+        from pygments.lexer import RegexLexerMeta
+
+        from wasmpy_kernel import tracebacks
+
+        tracebacks.reuse_highlighting()
+        self.traceback_text()
+        with mock.patch.object(RegexLexerMeta, "process_tokendef", side_effect=AssertionError("rebuilt")):
+            self.traceback_text()
 
 
 class CompatTest(unittest.TestCase):

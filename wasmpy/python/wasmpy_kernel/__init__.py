@@ -49,6 +49,7 @@ def start() -> Kernel:
 
         shell = _kernel.shell
         tracebacks.install(shell.InteractiveTB)
+        tracebacks.reuse_highlighting()
 
         # History is written on the event loop after the request is answered
         # (as IPython's saving thread would), not on every cell's path, and

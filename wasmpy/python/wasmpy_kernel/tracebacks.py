@@ -13,10 +13,18 @@ them except the last, but here the last is often the kernel's own plumbing
 (the SIGINT handler, the host call a time.sleep waits in), so that an
 interrupted cell ended in frames the user never wrote, where ipykernel shows
 the cell's line.
+
+:func:`reuse_highlighting` stops each traceback from rebuilding its syntax
+highlighting: stack_data makes a new pygments lexer class for every frame
+(which compiles the Python lexer's rules again) and IPython a new style
+class and terminal formatter for every traceback. In wasm that was 40 ms an
+error; the text is the same.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -50,3 +58,79 @@ def install(tb_formatter: Any) -> None:
 
     skipping_get_records.__wrapped__ = get_records  # type: ignore[attr-defined]
     tb_formatter.get_records = skipping_get_records
+
+
+# What reuse_highlighting replaced, by (module, name): for tests.
+ORIGINALS: dict[tuple[Any, str], Any] = {}
+
+
+def reuse_highlighting() -> None:
+    """Patch stack_data and IPython's ultratb (once) to reuse the lexer
+    class, the executing-node style and the terminal formatter."""
+    import stack_data
+    import stack_data.core
+    from IPython.core import ultratb
+
+    for module, name, new in (
+        (stack_data.core, "_pygmented_with_ranges", _pygmented_with_ranges),
+        (stack_data, "style_with_executing_node", _style_with_executing_node),
+        (ultratb, "Terminal256Formatter", _terminal256_formatter),
+    ):
+        if (module, name) not in ORIGINALS:
+            ORIGINALS[module, name] = getattr(module, name)
+            setattr(module, name, new)
+
+
+@functools.cache
+def _ranges_lexer() -> type:
+    """The Python lexer that marks the tokens of given ranges (the node
+    being executed), made once: pygments compiles a lexer class's rules on
+    its first use."""
+    from pygments.lexers import get_lexer_by_name
+
+    class RangesLexer(type(get_lexer_by_name("python3"))):  # type: ignore[misc]
+        def __init__(self, ranges: list[tuple[int, int]], **options: Any) -> None:
+            super().__init__(**options)
+            self.ranges = ranges
+
+        def get_tokens(self, text: str, unfiltered: bool = False) -> Iterator[tuple[Any, str]]:
+            length = 0
+            for ttype, value in super().get_tokens(text, unfiltered):
+                if any(start <= length < end for start, end in self.ranges):
+                    ttype = ttype.ExecutingNode
+                length += len(value)
+                yield ttype, value
+
+    return RangesLexer
+
+
+def _pygmented_with_ranges(formatter: Any, code: str, ranges: list[tuple[int, int]]) -> list[str]:
+    """stack_data.utils._pygmented_with_ranges, with one lexer class."""
+    import pygments
+
+    try:
+        highlighted = pygments.highlight(code, _ranges_lexer()(ranges, stripnl=False), formatter)
+    except Exception:  # noqa: BLE001  (as stack_data: plain code rather than a crash)
+        highlighted = code
+    return highlighted.splitlines()
+
+
+@functools.lru_cache(maxsize=16)
+def _style_with_executing_node(style: Any, modifier: str) -> Any:
+    return ORIGINALS[_stack_data(), "style_with_executing_node"](style, modifier)
+
+
+def _stack_data() -> Any:
+    import stack_data
+
+    return stack_data
+
+
+@functools.lru_cache(maxsize=16)
+def _terminal256_formatter(*, style: Any) -> Any:
+    """One Terminal256Formatter per style: making one maps every style
+    colour to the terminal's (milliseconds in wasm); it keeps no state
+    between tracebacks."""
+    from IPython.core import ultratb
+
+    return ORIGINALS[ultratb, "Terminal256Formatter"](style=style)
