@@ -253,6 +253,38 @@ class ReuseHighlightingTest(unittest.TestCase):
             self.traceback_text()
 
 
+class DisplayFormatterTest(unittest.TestCase):
+    """WasmDisplayFormatter answers as IPython's DisplayFormatter does."""
+
+    def test_same_as_ipython(self) -> None:
+        from IPython.core.formatters import DisplayFormatter
+
+        from wasmpy_kernel.formatting import WasmDisplayFormatter
+
+        class Rich(int):
+            def _repr_html_(self) -> str:
+                return "<b>rich</b>"
+
+        values = [0, 2**70, -1.5, float("nan"), 1j, True, None, "text", b"bytes", "x" * 5000, Rich(3), [1, 2], {"a": 1}]
+        ours, theirs = WasmDisplayFormatter(), DisplayFormatter()
+        from unittest import mock
+
+        with mock.patch.object(DisplayFormatter, "format", side_effect=AssertionError("the long way")):
+            self.assertEqual(ours.format(1 + 1), ({"text/plain": "2"}, {}))  # the short way
+        cases = [(None, None), (["text/html"], None), (None, ["text/plain"])]
+        for include, exclude in cases:
+            for v in values:
+                with self.subTest(value=v, include=include, exclude=exclude):
+                    self.assertEqual(ours.format(v, include, exclude), theirs.format(v, include, exclude))
+        # A printer registered anywhere: IPython's whole way again.
+        for f in (ours, theirs):
+            f.formatters["text/html"].for_type(int, lambda n: f"<i>{n}</i>")
+        for v in values:
+            with self.subTest(value=v, printer="html for int"):
+                self.assertEqual(ours.format(v), theirs.format(v))
+        self.assertEqual(ours.format(7)[0]["text/html"], "<i>7</i>")
+
+
 class CompatTest(unittest.TestCase):
     def test_process_time_fallback(self) -> None:
         import types

@@ -31,6 +31,7 @@ from traitlets import CBool, Instance, Type, default
 from . import host
 from .aio import _loop_runner
 from .completion import WasmCompleter, module_completer
+from .formatting import WasmDisplayFormatter
 from .history import WasmHistoryManager
 
 Hook = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -221,6 +222,10 @@ class WasmShell(InteractiveShell):
     def init_hooks(self) -> None:
         super().init_hooks()
         self.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
+
+    def init_display_formatter(self) -> None:
+        self.display_formatter = WasmDisplayFormatter(parent=self)
+        self.configurables.append(self.display_formatter)
 
     def init_history(self) -> None:
         self.history_manager = WasmHistoryManager(shell=self, parent=self)
