@@ -24,6 +24,10 @@
 // socket (see WithMaxMessageSize), so a hostile peer cannot make the process
 // allocate them.
 //
+// The same transport reads a peer's bytes through a buffer and writes each
+// ZMTP message in one write (batch.go): zmq4 reads and writes frame by
+// frame, which made some 14 system calls of each Jupyter message.
+//
 // For JEP 65 (protocol 5.5's iopub_welcome), Conn.Subscriptions reports
 // each iopub subscription once zmq4 has it in effect: zmq4's PUB consumes
 // subscriptions itself, so the transport that reads the peers' bytes (see
