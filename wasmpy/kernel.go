@@ -382,6 +382,10 @@ func (k *Kernel) setEvents(ev interp.Events) {
 func (k *Kernel) events() interp.Events {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	return k.eventsLocked()
+}
+
+func (k *Kernel) eventsLocked() interp.Events {
 	if k.ev != nil {
 		return k.ev
 	}
@@ -390,9 +394,8 @@ func (k *Kernel) events() interp.Events {
 
 func (k *Kernel) stream(name, text string) {
 	k.mu.Lock()
-	parent := k.streamParent
+	parent, ev := k.streamParent, k.eventsLocked()
 	k.mu.Unlock()
-	ev := k.events()
 	if ev == nil {
 		return
 	}

@@ -94,7 +94,7 @@ class Kernel:
             # A bad request, a kernel bug, or an interrupt outside user code.
             reply = self._failed(op, e)
         finally:
-            host.flush_std()
+            # (The dispatcher flushes stdout and stderr as it returns.)
             self._parent = outer
             self.shell.set_parent(outer)
         return host.dumps(reply)

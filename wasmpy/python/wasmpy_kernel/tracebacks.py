@@ -117,13 +117,9 @@ def _pygmented_with_ranges(formatter: Any, code: str, ranges: list[tuple[int, in
 
 @functools.lru_cache(maxsize=16)
 def _style_with_executing_node(style: Any, modifier: str) -> Any:
-    return ORIGINALS[_stack_data(), "style_with_executing_node"](style, modifier)
-
-
-def _stack_data() -> Any:
     import stack_data
 
-    return stack_data
+    return ORIGINALS[stack_data, "style_with_executing_node"](style, modifier)
 
 
 @functools.lru_cache(maxsize=16)
