@@ -308,7 +308,13 @@ func (k *Kernel) Info() interp.LanguageInfo { return k.info }
 func (k *Kernel) Interrupt() { k.in.Interrupt() }
 
 // Close implements interp.Interpreter.
-func (k *Kernel) Close() error { return k.in.Close() }
+//
+// Close first waits for the start-up snapshot being saved, if any, so that
+// no file is written after Close returns.
+func (k *Kernel) Close() error {
+	k.saving.Wait()
+	return k.in.Close()
+}
 
 // Call implements interp.Interpreter: the request goes to the Python side's
 // "kernel" dispatch target, on the goroutine that owns the interpreter.
