@@ -3,6 +3,7 @@ package jsbridge
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +22,7 @@ func TestFFIBench(t *testing.T) {
 	}
 	dir := os.Getenv("WASMPY_FFI_BENCH")
 	if dir == "" {
-		dir = "/work/shared/bench"
+		dir = filepath.Join("..", "..", "shared", "bench") // ../shared beside the repository
 	}
 	benchPy, err := os.ReadFile(dir + "/ffi_bench.py")
 	if err != nil {

@@ -39,7 +39,7 @@ func conformanceDir() string {
 	if d := os.Getenv("WASMPY_CONFORMANCE"); d != "" {
 		return d
 	}
-	return "/work/shared/conformance/pyodide-ffi"
+	return filepath.Join("..", "..", "shared", "conformance", "pyodide-ffi") // ../shared beside the repository
 }
 
 func readJSONL[T any](t *testing.T, path string) []T {
