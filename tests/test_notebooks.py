@@ -137,3 +137,14 @@ def test_widgets_outputs():
     # interact shows its result in its own Output widget.
     assert any(o.get("data", {}).get("text/plain") == "16" for m in state.values()
                if m["model_name"] == "OutputModel" for o in m["state"]["outputs"])
+
+
+def test_packages_outputs():
+    """Requests for preinstalled packages succeed (%pip, micropip); others fail."""
+    outs = outputs(execute(REPO / "notebooks" / "packages.ipynb"))
+    assert "Requirement already satisfied: ipywidgets in " in text_of(outs[0])
+    assert "Requirement already satisfied: traitlets>=5 in " in text_of(outs[0])
+    assert text_of(outs[1]) == ""
+    assert text_of(outs[2]).startswith("ipywidgets 8.")
+    assert "Name: comm\nVersion: " in text_of(outs[3])
+    assert "SandboxUnsupportedError: %pip: cannot install numpy (not preinstalled)" in text_of(outs[4])

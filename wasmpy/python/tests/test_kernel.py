@@ -266,12 +266,61 @@ class MagicsTest(unittest.TestCase):
             self.assertIn("SandboxUnsupportedError", err["content"]["traceback"][0])
 
     def test_packages_refused(self) -> None:
-        for code in ("%pip install numpy", "%conda install numpy", "%uv pip install x", "%mamba list"):
+        for code in ("%pip install numpy", "%conda install numpy", "%uv pip install no-such-thing", "%mamba list",
+                     "!pip install numpy", "%pip install traitlets==1.0", "%pip install 'ipython>=99'",
+                     "%pip install https://example.org/x.whl", "%pip uninstall traitlets"):
             reply, events = execute(code)
             self.assertEqual(reply["status"], "error", code)
             self.assertEqual(reply["ename"], "SandboxUnsupportedError", code)
-            self.assertIn("PyPI", reply["evalue"], code)
+            self.assertIn("PyPI" if "//" not in code else "URLs", reply["evalue"], code)
             self.assertEqual(len(msgs(events, "error")), 1, code)
+        reply, _ = execute("%pip install traitlets numpy")
+        self.assertIn("numpy (not preinstalled)", reply["evalue"])
+        self.assertNotIn("traitlets", reply["evalue"])
+        reply, _ = execute("%pip install traitlets==1.0")
+        self.assertRegex(reply["evalue"], r"traitlets==1.0 \(the sandbox has traitlets \d")
+
+    def test_pip_preinstalled(self) -> None:
+        import traitlets
+
+        v = traitlets.__version__
+        for code, want in [
+            ("%pip install traitlets", f"Requirement already satisfied: traitlets in "),
+            ("%pip install -q -U traitlets IPython", ""),
+            (f"%pip install 'traitlets=={v}' 'ipython>=8,<99' --no-deps", "Requirement already satisfied: ipython>=8,<99 in "),
+            ("!pip install Traitlets", "Requirement already satisfied: Traitlets in "),
+            ("!python3 -m pip install -q traitlets", ""),
+            ("%uv pip install traitlets", "Requirement already satisfied: traitlets"),
+            ("%pip show traitlets", f"Name: traitlets\nVersion: {v}\n"),
+            ("%pip list", "Package "),
+            ("%pip freeze", f"traitlets=={v}\n"),
+        ]:
+            reply, events = execute(code)
+            self.assertEqual(reply["status"], "ok", (code, reply))
+            out = stream_text(events, "stdout")
+            if want:
+                self.assertIn(want, out, code)
+            else:
+                self.assertEqual(out, "", code)
+        with open("reqs.txt", "w") as f:
+            f.write("# needs\ntraitlets  # the config system\n\nipython\n")
+        reply, events = execute("%pip install -r reqs.txt")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertEqual(stream_text(events, "stdout").count("Requirement already satisfied"), 2)
+        reply, events = execute("%pip show no-such-thing")
+        self.assertIn("WARNING: Package(s) not found: no-such-thing", stream_text(events, "stderr"))
+
+    def test_micropip(self) -> None:
+        reply, events = execute(
+            "import micropip, piplite\n"
+            "await micropip.install('traitlets')\n"
+            "await micropip.install(['ipython', 'traitlets>=5'], keep_going=True)\n"
+            "await piplite.install('traitlets')\n"
+            "print(micropip.list()['traitlets'].version == __import__('traitlets').__version__)\n"
+            "try:\n    await micropip.install('numpy')\nexcept ValueError as e:\n    print('ValueError', 'numpy (not preinstalled)' in str(e))\n"
+        )
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertEqual(stream_text(events, "stdout"), "True\nValueError True\n")
 
     def test_gui_refused_and_clear(self) -> None:
         reply, events = execute("%gui qt")  # %gui prints the error, as with ipykernel

@@ -11,6 +11,8 @@ one clear line.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +30,7 @@ from IPython.utils.strdispatch import StrDispatch
 from traitlets import Any as AnyTrait
 from traitlets import CBool, Instance, Type, default
 
-from . import host
+from . import host, packages
 from .aio import _loop_runner
 from .completion import WasmCompleter, module_completer
 from .formatting import WasmDisplayFormatter
@@ -37,7 +39,8 @@ from .history import WasmHistoryManager
 Hook = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 # Line and cell magics that run programs; all of them need a subprocess.
-PACKAGE_MAGICS = ("pip", "conda", "mamba", "micromamba", "uv")
+# %pip (and `%uv pip`, `!pip`) are answered from the preinstalled packages.
+PACKAGE_MAGICS = ("conda", "mamba", "micromamba")
 SCRIPT_MAGICS = ("script", "sh", "bash", "perl", "ruby", "python", "python2", "python3", "pypy")
 
 
@@ -145,6 +148,21 @@ class WasmMagics(Magics):
     more = line_magic("more")(less)
 
     @line_magic
+    def pip(self, line: str) -> None:
+        """Use pip from the notebook: in this sandbox nothing is downloaded,
+        but `%pip install` succeeds for packages that are preinstalled, and
+        `%pip list`, `%pip freeze` and `%pip show` work."""
+        run_pip(shlex.split(line), "%pip")
+
+    @line_magic
+    def uv(self, line: str) -> None:
+        """`%uv pip ...` is answered as `%pip ...` (nothing is downloaded)."""
+        args = pip_args("uv " + line)
+        if args is None:
+            raise no_packages("uv")
+        run_pip(args, "%uv pip")
+
+    @line_magic
     def clear(self, arg_s: str) -> None:
         """Clear the output of the current cell."""
         self.shell.display_pub.clear_output()
@@ -171,6 +189,34 @@ def _refuse_packages(name: str) -> Callable[..., None]:
 
     magic.__doc__ = f"%{name} is not available in the sandbox (no subprocess, no PyPI)."
     return magic
+
+
+def run_pip(args: list[str], what: str) -> None:
+    """Answer a pip command line from the preinstalled packages (see
+    packages.py), printing what pip would."""
+    try:
+        out, err = packages.pip(args)
+    except packages.PackageError as e:
+        raise SandboxUnsupportedError(f"{what}: {e}") from None
+    if out:
+        print(out, end="")
+    if err:
+        print(err, end="", file=sys.stderr)
+
+
+def pip_args(cmd: str) -> list[str] | None:
+    """The arguments of a shell command that runs pip, or None."""
+    try:
+        words = shlex.split(cmd)
+    except ValueError:
+        return None
+    if words[:1] in (["pip"], ["pip3"]):
+        return words[1:]
+    if len(words) >= 3 and os.path.basename(words[0]).startswith("python") and words[1:3] == ["-m", "pip"]:
+        return words[3:]
+    if words[:2] == ["uv", "pip"]:
+        return words[2:]
+    return None
 
 
 def _refuse_script(name: str) -> Callable[..., None]:
@@ -262,10 +308,12 @@ class WasmShell(InteractiveShell):
 
     # Subprocesses: every route to one ends here.
     def system_piped(self, cmd: str) -> None:
-        raise no_subprocess("Running shell commands (!cmd, %system)")
+        args = pip_args(cmd)
+        if args is None:
+            raise no_subprocess("Running shell commands (!cmd, %system)")
+        run_pip(args, "!pip")
 
-    def system_raw(self, cmd: str) -> None:
-        raise no_subprocess("Running shell commands (!cmd, %system)")
+    system_raw = system_piped
 
     system = system_piped
 
