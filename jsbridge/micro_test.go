@@ -7,15 +7,26 @@ import (
 	"github.com/dop251/goja"
 )
 
+// newMicroWorld is a World whose JavaScript runtime is made (it is made
+// lazily, on first use, in a kernel).
+func newMicroWorld(b *testing.B) *World {
+	w, err := New(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.Runtime()
+	return w
+}
+
 func BenchmarkRunJS(b *testing.B) {
-	w, _ := New(Options{})
+	w := newMicroWorld(b)
 	for i := 0; i < b.N; i++ {
 		w.runJS(func() {})
 	}
 }
 
 func BenchmarkTypeFlagsPlain(b *testing.B) {
-	w, _ := New(Options{})
+	w := newMicroWorld(b)
 	v, _ := w.Runtime().RunString("({x: 1})")
 	o := v.(*goja.Object)
 	for i := 0; i < b.N; i++ {
@@ -24,14 +35,14 @@ func BenchmarkTypeFlagsPlain(b *testing.B) {
 }
 
 func BenchmarkNewPyProxy(b *testing.B) {
-	w, _ := New(Options{})
+	w := newMicroWorld(b)
 	for i := 0; i < b.N; i++ {
 		w.newPyProxy(&pyShared{id: uint64(i + 1), flags: 0}, &pyRef{}, true)
 	}
 }
 
 func BenchmarkOpGetAttr(b *testing.B) {
-	w, _ := New(Options{})
+	w := newMicroWorld(b)
 	v, _ := w.Runtime().RunString("({x: 1})")
 	id, _ := w.handles.add(v, func() uint32 { return 0 })
 	req := append([]byte{'G'}, appendU32(nil, id)...)
@@ -52,7 +63,7 @@ func BenchmarkAfterFunc(b *testing.B) {
 
 // BenchmarkToJsInts100k is the Go side of to_js of a 100k-int list.
 func BenchmarkToJsInts100k(b *testing.B) {
-	w, _ := New(Options{})
+	w := newMicroWorld(b)
 	n := 100000
 	req := []byte{'T', 'T', 0, 0, 0, 0, 'a'}
 	req = appendU32(req, uint32(n))
@@ -70,7 +81,7 @@ func BenchmarkToJsInts100k(b *testing.B) {
 
 // BenchmarkToPyInts100k is the Go side of to_py of a 100k-number Array.
 func BenchmarkToPyInts100k(b *testing.B) {
-	w, _ := New(Options{})
+	w := newMicroWorld(b)
 	v, _ := w.Runtime().RunString("(() => { const a = new Array(100000); for (let i = 0; i < a.length; i++) a[i] = i; return a; })()")
 	id, _ := w.handles.add(v, func() uint32 { return 0 })
 	req := append([]byte{'P'}, appendU32(nil, id)...)

@@ -25,8 +25,8 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	i32 := api.ValueTypeI32
 	_, err := rt.NewHostModuleBuilder("wasmpy").
 		NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(hostCall), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).
-		WithParameterNames("name", "name_len", "data", "data_len").
+		WithGoModuleFunction(api.GoModuleFunc(hostCall), []api.ValueType{i32, i32, i32, i32, i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("name", "name_len", "data", "data_len", "out", "out_cap").
 		Export("call").
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostTake), []api.ValueType{i32}, nil).
@@ -85,16 +85,27 @@ func hostCall(ctx context.Context, m api.Module, stack []uint64) {
 			kind = he.Kind
 		}
 		msg := append([]byte{kind}, err.Error()...)
-		if in != nil {
-			in.pending = msg
-		}
+		deliver(in, mem, stack, msg)
 		stack[0] = uint64(uint32(int32(-len(msg) - 1)))
 		return
 	}
-	if in != nil {
-		in.pending = out
-	}
+	deliver(in, mem, stack, out)
 	stack[0] = uint64(uint32(int32(len(out))))
+}
+
+// deliver puts a call's result (or error) where the guest reads it: into
+// the guest's buffer (stack[4], capacity stack[5]) when it fits, which
+// saves the guest a second crossing (take), else pending for take.
+func deliver(in *Interpreter, mem api.Memory, stack []uint64, b []byte) {
+	if len(b) <= int(uint32(stack[5])) && (len(b) == 0 || mem.Write(uint32(stack[4]), b)) {
+		if in != nil {
+			in.pending = nil
+		}
+		return
+	}
+	if in != nil {
+		in.pending = b
+	}
 }
 
 func hostTake(ctx context.Context, m api.Module, stack []uint64) {
@@ -102,7 +113,7 @@ func hostTake(ctx context.Context, m api.Module, stack []uint64) {
 	if in == nil {
 		return
 	}
-	if len(in.pending) > 0 {
+	if len(in.pending) > 0 && stack[0] != 0 {
 		m.Memory().Write(uint32(stack[0]), in.pending)
 	}
 	in.pending = nil

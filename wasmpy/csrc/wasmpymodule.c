@@ -17,10 +17,12 @@
  *
  * Host imports (module "wasmpy"):
  *
- *   call(name, name_len, data, data_len) -> n
- *       n >= 0: success, n bytes of result are pending;
- *       n < 0: failure, -n-1 bytes of error are pending, the first byte
- *       naming the Python exception (see raise_host_error).
+ *   call(name, name_len, data, data_len, out, out_cap) -> n
+ *       n >= 0: success, with n bytes of result;
+ *       n < 0: failure, with -n-1 bytes of error, the first byte naming
+ *       the Python exception (see raise_host_error).
+ *       A result or error of at most out_cap bytes is already in out (one
+ *       crossing for most calls); a longer one is pending, for take.
  *   take(buf)          copy the pending result or error into buf
  *   result(data, len)  hand the dispatcher's result to the host
  */
@@ -41,7 +43,8 @@
 
 WASMPY_IMPORT("call")
 int32_t wasmpy_host_call(const char *name, uint32_t name_len,
-                         const char *data, uint32_t data_len);
+                         const char *data, uint32_t data_len,
+                         char *out, uint32_t out_cap);
 WASMPY_IMPORT("take")
 void wasmpy_host_take(char *buf);
 WASMPY_IMPORT("result")
@@ -80,24 +83,66 @@ raise_host_error(const char *msg, Py_ssize_t len)
     Py_DECREF(text);
 }
 
+/* Where the host writes a short result.  Re-entrant calls may use it while
+   an outer call waits: the host writes the outer call's result only when
+   that call returns, and it is copied out at once. */
+static char call_out[4096];
+
+/* _wasmpy.call(name, data): name a str (or bytes), data any bytes-like. */
 static PyObject *
-wasmpy_call(PyObject *module, PyObject *args)
+wasmpy_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "call() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
     const char *name;
     Py_ssize_t name_len;
-    Py_buffer data;
-    if (!PyArg_ParseTuple(args, "s#y*:call", &name, &name_len, &data)) {
+    if (PyUnicode_Check(args[0])) {
+        name = PyUnicode_AsUTF8AndSize(args[0], &name_len);
+        if (name == NULL) {
+            return NULL;
+        }
+    }
+    else if (PyBytes_Check(args[0])) {
+        name = PyBytes_AS_STRING(args[0]);
+        name_len = PyBytes_GET_SIZE(args[0]);
+    }
+    else {
+        PyErr_Format(PyExc_TypeError, "call() name must be str, not %.100s",
+                     Py_TYPE(args[0])->tp_name);
         return NULL;
     }
-    int32_t n = wasmpy_host_call(name, (uint32_t)name_len,
-                                 (const char *)data.buf, (uint32_t)data.len);
-    PyBuffer_Release(&data);
+    int32_t n;
+    if (PyBytes_CheckExact(args[1])) {
+        n = wasmpy_host_call(name, (uint32_t)name_len,
+                             PyBytes_AS_STRING(args[1]),
+                             (uint32_t)PyBytes_GET_SIZE(args[1]),
+                             call_out, sizeof(call_out));
+    }
+    else {
+        Py_buffer data;
+        if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
+            return NULL;
+        }
+        n = wasmpy_host_call(name, (uint32_t)name_len,
+                             (const char *)data.buf, (uint32_t)data.len,
+                             call_out, sizeof(call_out));
+        PyBuffer_Release(&data);
+    }
     Py_ssize_t size = n >= 0 ? n : -(Py_ssize_t)n - 1;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-    if (out == NULL) {
-        return NULL;
+    PyObject *out;
+    if (size <= (Py_ssize_t)sizeof(call_out)) {
+        out = PyBytes_FromStringAndSize(call_out, size);
+        if (out == NULL) {
+            return NULL;
+        }
     }
-    if (size > 0) {
+    else {
+        out = PyBytes_FromStringAndSize(NULL, size);
+        if (out == NULL) {
+            return NULL;  /* what is pending is dropped by the next call */
+        }
         wasmpy_host_take(PyBytes_AS_STRING(out));
     }
     if (n < 0) {
@@ -133,7 +178,7 @@ wasmpy_tick(PyObject *module, PyObject *args)
 static PyMethodDef wasmpy_methods[] = {
     {"_tick", wasmpy_tick, METH_VARARGS,
      "_tick(signum, frame)\n\nThe host's tick (the SIGUSR2 handler)."},
-    {"call", wasmpy_call, METH_VARARGS,
+    {"call", _PyCFunction_CAST(wasmpy_call), METH_FASTCALL,
      "call(name, data) -> bytes\n\nCall the host function name with data."},
     {"set_dispatcher", wasmpy_set_dispatcher, METH_O,
      "set_dispatcher(fn)\n\nfn(data: bytes) -> bytes answers the host's calls."},
