@@ -329,6 +329,21 @@ class MagicsTest(unittest.TestCase):
         self.assertEqual(reply["status"], "ok")
         self.assertEqual(msgs(events, "clear_output")[0]["content"], {"wait": False})
 
+    def test_store_and_cd_without_warnings(self) -> None:
+        # storemagic is loaded as in ipykernel; pickleshare backs shell.db, so
+        # %cd keeps its directory history without IPython's "optional
+        # functionality" warning.
+        reply, events = execute("stored_value = 41\n%store stored_value\ndel stored_value\n%store -r stored_value\nprint(stored_value + 1)")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertIn("42\n", stream_text(events, "stdout"))
+        here = os.getcwd()
+        try:
+            reply, events = execute(f"%cd {here}")
+            self.assertEqual(reply["status"], "ok", reply)
+            self.assertNotIn("pickleshare", stream_text(events, "stderr"))
+        finally:
+            os.chdir(here)
+
     def test_less(self) -> None:
         with open("less_me.txt", "w") as f:
             f.write("paged text\n")

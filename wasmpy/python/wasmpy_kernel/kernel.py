@@ -54,6 +54,9 @@ class Kernel:
     def __init__(self) -> None:
         aio.install_policy()
         self.shell: WasmShell = WasmShell.instance(kernel=self)
+        # ipykernel's default extension: %store (kept in the profile's db,
+        # which lives as long as the interpreter's scratch directory).
+        self.shell.extension_manager.load_extension("storemagic")
         self.comm_manager = CommManager()
         comms.install(self.comm_manager)
         self._parent: JSONDict = {}
