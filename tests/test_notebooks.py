@@ -90,6 +90,7 @@ def test_fetch_outputs():
     assert "200 True" in text_of(outs[0]) and "'answer': 42" in text_of(outs[0])
     assert "héllo from a data: URL" in text_of(outs[1])
     assert text_of(outs[2]).startswith("PermissionError")
+    assert text_of(outs[3]).startswith("ConnectionError") and "denied" in text_of(outs[3])
 
 
 def test_sandbox_outputs():

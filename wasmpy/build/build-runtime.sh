@@ -351,7 +351,8 @@ purepkgs=(python3-ipython python3-traitlets python3-jedi python3-parso python3-t
 	python3-matplotlib-inline python3-stack-data python3-executing python3-asttokens
 	python3-pure-eval python3-pexpect python3-ptyprocess python3-comm
 	python3-typing-extensions python3-ipywidgets python3-widgetsnbextension
-	python3-jupyterlab-widgets python3-pickleshare tzdata)
+	python3-jupyterlab-widgets python3-pickleshare python3-requests python3-urllib3
+	python3-idna python3-certifi python3-chardet tzdata)
 pure_spec=()
 for p in "${purepkgs[@]}"; do
 	v=$(binver "$p"); [ -n "$v" ] || die "trixie package $p not found"

@@ -85,9 +85,10 @@ def install_policy() -> None:
     """Install the event loop (idempotent); see the module's documentation."""
     webloop.install(capture_context=capture_parent, run_handle=run_handle)
     webloop.install_sleep()
-    from pyodide import http
+    from pyodide import _http_requests, http
 
     http.install_urllib()
+    _http_requests.install()
 
 
 class _Runner:
