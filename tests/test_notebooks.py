@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -148,4 +149,8 @@ def test_packages_outputs():
     assert text_of(outs[1]) == ""
     assert text_of(outs[2]).startswith("ipywidgets 8.")
     assert "Name: comm\nVersion: " in text_of(outs[3])
-    assert "SandboxUnsupportedError: %pip: cannot install numpy (not preinstalled)" in text_of(outs[4])
+    libs = text_of(outs[4])
+    assert re.search(r"wasmpy +3\.13", libs) and "2026-11-26 09:00:00+00:00" in libs, libs
+    assert "Hello soup\nTrue\n" in libs, libs
+    assert "499500" in text_of(outs[5])  # tqdm (its bar is an ipywidget here)
+    assert "SandboxUnsupportedError: %pip: cannot install numpy (not preinstalled)" in text_of(outs[6])

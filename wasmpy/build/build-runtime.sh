@@ -352,7 +352,10 @@ purepkgs=(python3-ipython python3-traitlets python3-jedi python3-parso python3-t
 	python3-pure-eval python3-pexpect python3-ptyprocess python3-comm
 	python3-typing-extensions python3-ipywidgets python3-widgetsnbextension
 	python3-jupyterlab-widgets python3-pickleshare python3-requests python3-urllib3
-	python3-idna python3-certifi python3-chardet tzdata)
+	python3-idna python3-certifi python3-chardet
+	python3-packaging python3-dateutil python3-tz python3-pytz python3-six python3-attr
+	python3-tabulate python3-tqdm python3-bs4 python3-soupsieve python3-more-itertools
+	python3-toolz tzdata)
 pure_spec=()
 for p in "${purepkgs[@]}"; do
 	v=$(binver "$p"); [ -n "$v" ] || die "trixie package $p not found"
