@@ -401,3 +401,42 @@ class HistoryDurabilityTest(unittest.TestCase):
             hm.init_db()  # reopened after a snapshot's thaw: the same
             self.assertEqual(hm.db.execute("PRAGMA synchronous").fetchone()[0], 0)
             hm.db.close()
+
+
+class TransformFastPathTest(unittest.TestCase):
+    """The fast paths of transform.py give what IPython gives."""
+
+    CELLS = [
+        "pass", "1 + 1", "x = 1\ny = x * 2\ny", "def f(a, b=2):\n    return a / b\n",
+        "%time 1", "a = %who_ls", "a = !ls", "!ls -l", "x?", "x??", "%%writefile f\nx", "  1 + 1",
+        ">>> 1 + 1", "In [1]: 2", ",f a b", ";f a b", "/f a", "  /f a", "x = (1\n     / 2)",
+        "s = 'no magic % here'", "print('hi!')", "d = {'a': 1}; d['a']", "if x:\n    %time 1\n",
+        "f(a,\n  ,b)", "x = 1 # what?", "await x", "async def f(): pass", "async with a: pass",
+        "for i in range(3):\n    await asyncio.sleep(0)", "y = [await z for z in q]", "lambda: await_me",
+        "x = 'await'", "import asyncio\nasyncio.run(main())", "",
+    ]
+
+    def test_token_transforms(self) -> None:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        from wasmpy_kernel.transform import WasmTransformerManager, needs_token_transforms
+
+        fast, ipython = WasmTransformerManager(), TransformerManager()
+        for cell in self.CELLS:
+            with self.subTest(cell=cell):
+                self.assertEqual(fast.transform_cell(cell), ipython.transform_cell(cell))
+        self.assertFalse(needs_token_transforms(["x = 1\n", "y = x / 2\n"]))
+        self.assertTrue(needs_token_transforms(["x = 1\n", "  /f a\n"]))
+        # An extension's own token transformer turns the fast path off.
+        fast.token_transformers.append(type("Custom", (), {"find": classmethod(lambda cls, t: None)}))
+        self.assertEqual(fast.transform_cell("x = 1"), "x = 1\n")
+
+    def test_may_await(self) -> None:
+        from IPython.core.async_helpers import _should_be_async
+
+        from wasmpy_kernel.transform import may_await
+
+        for cell in self.CELLS:
+            with self.subTest(cell=cell):
+                if _should_be_async(cell):
+                    self.assertTrue(may_await(cell))

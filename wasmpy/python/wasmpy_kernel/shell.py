@@ -34,6 +34,7 @@ from . import host, packages
 from .aio import _loop_runner
 from .completion import WasmCompleter, module_completer
 from .formatting import WasmDisplayFormatter
+from .transform import WasmTransformerManager, may_await
 from .history import WasmHistoryManager
 
 Hook = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -231,6 +232,7 @@ class WasmShell(InteractiveShell):
     """InteractiveShell for wasmpy, after ipykernel's ZMQInteractiveShell."""
 
     displayhook_class = Type(WasmDisplayHook)
+    input_transformer_manager = Instance(WasmTransformerManager, ())
     display_pub_class = Type(WasmDisplayPublisher)
     data_pub_class = AnyTrait()
     kernel = AnyTrait()
@@ -323,6 +325,17 @@ class WasmShell(InteractiveShell):
     def ask_exit(self) -> None:
         self.exit_now = not self.keepkernel_on_exit
         self.payload_manager.write_payload({"source": "ask_exit", "keepkernel": self.keepkernel_on_exit})
+
+    def should_run_async(
+        self, raw_cell: str, *, transformed_cell: str | None = None, preprocessing_exc_tuple: Any = None
+    ) -> bool:
+        # IPython compiles the cell once more to find out; most cells show
+        # at a glance that they cannot be a coroutine.
+        if transformed_cell is not None and not may_await(transformed_cell):
+            return False
+        return super().should_run_async(
+            raw_cell, transformed_cell=transformed_cell, preprocessing_exc_tuple=preprocessing_exc_tuple
+        )
 
     def run_cell(self, *args: Any, **kwargs: Any) -> Any:
         self._last_traceback: list[str] | None = None
