@@ -38,6 +38,16 @@ func (w *World) readTree(r *reader) goja.Value {
 		}
 	}
 	var nodes []goja.Value
+	// References to a dict that a dict_converter converts, made while it is
+	// converted, are set when the whole tree is done (Pyodide's postprocess
+	// list, python2js.c).
+	type fixup struct {
+		parent *goja.Object
+		key    goja.Value
+		ref    int
+	}
+	var fixups []fixup
+	pendingRef := -1
 	var node func() goja.Value
 	node = func() goja.Value {
 		t := r.b[r.off]
@@ -50,6 +60,10 @@ func (w *World) readTree(r *reader) goja.Value {
 			items := make([]goja.Value, n)
 			for i := range items {
 				items[i] = node()
+				if items[i] == nil {
+					items[i] = goja.Undefined()
+					fixups = append(fixups, fixup{arr, w.rt.ToValue(i), pendingRef})
+				}
 			}
 			w.fillArray(arr, items)
 			return arr
@@ -84,6 +98,10 @@ func (w *World) readTree(r *reader) goja.Value {
 				k := w.readValue(r)
 				v := node()
 				key := k.String()
+				if v == nil {
+					fixups = append(fixups, fixup{obj, k, pendingRef})
+					continue
+				}
 				if obj.Get(key) != nil {
 					panic(raise(kindConversionError, "Key collision when converting Python dictionary to JavaScript. Key: "+pyReprKey(k)))
 				}
@@ -97,11 +115,17 @@ func (w *World) readTree(r *reader) goja.Value {
 			n := int(r.u32())
 			idx := len(nodes)
 			nodes = append(nodes, nil)
-			entries := make([]interface{}, n)
+			entries := make([]interface{}, 0, n)
 			for i := 0; i < n; i++ {
 				k := w.readValue(r)
 				v := node()
-				entries[i] = w.rt.NewArray(k, v)
+				if v == nil {
+					// As in Pyodide (python2js.c), whose postprocess list
+					// sets the value on the entries array the converter
+					// already read: the entry is lost.
+					continue
+				}
+				entries = append(entries, w.rt.NewArray(k, v))
 			}
 			conv := w.readValue(r)
 			f, ok := goja.AssertFunction(conv)
@@ -132,8 +156,14 @@ func (w *World) readTree(r *reader) goja.Value {
 		case 'R':
 			r.off++
 			i := int(r.u32())
-			if i >= len(nodes) || nodes[i] == nil {
+			if i >= len(nodes) {
 				panic(raise(kindConversionError, "Conversion from python to javascript failed: unsupported self reference"))
+			}
+			if nodes[i] == nil {
+				// A dict being converted by a dict_converter: its value is
+				// known at the end (the caller records a fixup).
+				pendingRef = i
+				return nil
 			}
 			return nodes[i]
 		case 'B':
@@ -158,7 +188,20 @@ func (w *World) readTree(r *reader) goja.Value {
 		}
 		return w.readValue(r)
 	}
-	return node()
+	res := node()
+	for _, f := range fixups {
+		if f.parent.ClassName() == "Map" {
+			set, _ := goja.AssertFunction(f.parent.Get("set"))
+			if _, err := set(f.parent, f.key, nodes[f.ref]); err != nil {
+				panic(err)
+			}
+			continue
+		}
+		if err := f.parent.Set(f.key.String(), nodes[f.ref]); err != nil {
+			panic(err)
+		}
+	}
+	return res
 }
 
 func (w *World) fillArray(arr *goja.Object, items []goja.Value) {
@@ -438,12 +481,12 @@ func (c *toPyCtx) object(o *goja.Object, depth int) {
 			}
 			if kind == 'M' {
 				c.buf = append(c.buf, '[')
-				c.key(e[0])
+				c.key(e[0], "dict")
 				c.buf = append(c.buf, ',')
 				c.value(e[1], depth-1)
 				c.buf = append(c.buf, ']')
 			} else {
-				c.key(e[0])
+				c.key(e[0], "set")
 			}
 		}
 		c.buf = append(c.buf, "]}"...)
@@ -461,14 +504,14 @@ func (c *toPyCtx) object(o *goja.Object, depth int) {
 }
 
 // key writes a Map key or Set element, which must become an immutable
-// Python value.
-func (c *toPyCtx) key(k goja.Value) {
+// Python value; what is "dict" or "set".
+func (c *toPyCtx) key(k goja.Value, what string) {
 	if o, ok := k.(*goja.Object); ok && c.w.pyRefOf(o) == nil {
 		name := c.w.constructorName(o)
 		if name == "" {
 			name = c.w.typeOf(o)
 		}
-		panic(c.w.newError("Cannot use key of type " + name + " as a key to a Python dict"))
+		panic(c.w.newError("Cannot use key of type " + name + " as a key to a Python " + what))
 	}
 	c.value(k, 0)
 }

@@ -632,11 +632,10 @@ func (w *World) onceCallable(r *reader) goja.Value {
 	w.registerGC(shared)
 	used := false
 	fn := w.rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		if used {
+		// As Pyodide's create_once_callable (pyproxy.c): a call after
+		// destroy() says it was called already.
+		if used || shared.id == 0 {
 			panic(w.newError(msgOnceCalled))
-		}
-		if shared.id == 0 {
-			panic(w.newError(msgOnceDestroyed))
 		}
 		used = true
 		defer w.destroy(ref, msgOnceCalled, true)

@@ -123,7 +123,8 @@ func newPyEnv(t testing.TB) *pyEnv {
 		if err = e.w.Attach(ctx, e.in); err != nil {
 			return
 		}
-		if err = loop.Attach(ctx, e.l, e.in); err != nil {
+		// pyodide.http's pyfetch goes through the loop's Fetcher.
+		if err = loop.Attach(ctx, e.l, e.in, loop.WithFetcher(loop.NewFetcher(loop.AllowHosts("127.0.0.1")))); err != nil {
 			return
 		}
 		err = e.in.Exec(ctx, "import pyodide\nimport pyodide.webloop\npyodide.webloop.install()\n")

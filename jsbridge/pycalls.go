@@ -592,29 +592,72 @@ func (w *World) newDeferred() deferred {
 // readBufferView builds the object getBuffer returns from a 'B' answer:
 // u32 len + format, u32 itemsize, u8 readonly, u32 ndim, ndim × (u64 shape),
 // ndim × (u64 strides), then the bytes (a copy: Python's memory is not
-// JavaScript's).
+// JavaScript's). As Pyodide's PyProxy.getBuffer (pyproxy.ts): typ is one of
+// its type names; strides count elements of the array type; readonly and
+// the contiguity flags are 0 or 1.
 func (w *World) readBufferView(out []byte, typ goja.Value) goja.Value {
 	rt := w.rt
 	r := &reader{b: out}
 	format := string(r.bytes(int(r.u32())))
 	itemsize := int64(r.u32())
-	readonly := r.byte() == 1
+	readonly := int64(r.byte())
 	ndim := int(r.u32())
 	shape := make([]interface{}, ndim)
-	strides := make([]interface{}, ndim)
+	strides := make([]int64, ndim)
+	fContiguous := int64(1)
+	big := 0
 	for i := range shape {
-		shape[i] = int64(r.u64())
+		n := int64(r.u64())
+		shape[i] = n
+		if n > 1 {
+			big++
+		}
+	}
+	if big > 1 {
+		fContiguous = 0
 	}
 	for i := range strides {
 		strides[i] = int64(r.u64())
 	}
 	data := append([]byte(nil), r.rest()...)
-	ctorName := typedArrayFor(format)
-	if t := typ.String(); !goja.IsUndefined(typ) && t != "" {
-		ctorName = t
+	ctorName := ""
+	if !goja.IsUndefined(typ) && !goja.IsNull(typ) && typ.String() != "" {
+		ctorName = bufferTypeNames[typ.String()]
+		if ctorName == "" {
+			panic(w.newError("Unknown type " + typ.String()))
+		}
+	} else {
+		const hint = " In this case, you can pass an explicit type argument."
+		if len(format) > 2 {
+			panic(w.newError("Expected format string to have length <= 2, got '" + format + "'." + hint))
+		}
+		ctorName = typedArrayFor(format)
+		if ctorName == "" {
+			c := format[len(format)-1:]
+			if c == "e" {
+				panic(w.newError("Javascript has no Float16 support."))
+			}
+			panic(w.newError("Unrecognized format character '" + c + "'." + hint))
+		}
+		if (format[0] == '>' || format[0] == '!') && itemSizeOf(ctorName) > 1 {
+			panic(w.newError("JavaScript has no native support for big endian buffers. " +
+				"In this case, you can pass an explicit type argument. " +
+				"For instance, `getBuffer('dataview')` will return a `DataView`" +
+				"which has native support for reading big endian data. " +
+				"Alternatively, toJs will automatically convert the buffer " +
+				"to little endian."))
+		}
 	}
-	if ctorName == "" {
-		panic(w.newError("Unknown format " + format))
+	align := 1
+	if ctorName != "DataView" {
+		align = itemSizeOf(ctorName)
+	}
+	if len(data)%align != 0 {
+		panic(w.newError("Buffer does not have valid alignment for a " + ctorName))
+	}
+	js := make([]interface{}, ndim)
+	for i, st := range strides {
+		js[i] = float64(st) / float64(align) // 0.5 for a u16 view of bytes, as in Pyodide
 	}
 	ab := rt.NewArrayBuffer(data)
 	ctor := rt.Get(ctorName)
@@ -633,12 +676,21 @@ func (w *World) readBufferView(out []byte, typ goja.Value) goja.Value {
 	_ = o.Set("ndim", ndim)
 	_ = o.Set("nbytes", len(data))
 	_ = o.Set("shape", rt.NewArray(shape...))
-	_ = o.Set("strides", rt.NewArray(strides...))
+	_ = o.Set("strides", rt.NewArray(js...))
 	_ = o.Set("data", arr)
-	_ = o.Set("c_contiguous", true)
-	_ = o.Set("f_contiguous", ndim <= 1)
+	_ = o.Set("c_contiguous", 1)
+	_ = o.Set("f_contiguous", fContiguous)
 	_ = o.Set("release", func(goja.FunctionCall) goja.Value { return goja.Undefined() })
 	return o
+}
+
+// bufferTypeNames are the type names getBuffer takes (pyproxy.ts
+// type_to_array_map).
+var bufferTypeNames = map[string]string{
+	"i8": "Int8Array", "u8": "Uint8Array", "u8clamped": "Uint8ClampedArray",
+	"i16": "Int16Array", "u16": "Uint16Array", "i32": "Int32Array", "u32": "Uint32Array",
+	"i64": "BigInt64Array", "u64": "BigUint64Array", "f32": "Float32Array", "f64": "Float64Array",
+	"dataview": "DataView",
 }
 
 func typedArrayFor(format string) string {

@@ -254,47 +254,6 @@ print(loop.is_running(), asyncio.get_running_loop() is loop, type(loop).__name__
 			want: "True True WebLoop\n",
 		},
 	}
-	tests = append(tests, struct{ name, code, want string }{
-		name: "requests",
-		code: `
-from pyodide import _http_requests
-_http_requests.install()
-import requests
-r = requests.get(BASE + "/json", headers={"X-Test": "yes"}, params={"a": "1"})
-print(r.status_code, r.reason, r.ok, r.headers["x-seen"], r.json(), r.url.endswith("/json?a=1"))
-print(requests.post(BASE + "/echo", json={"x": 1}).text)
-r = requests.get(BASE + "/redirect")
-print(r.status_code, [h.status_code for h in r.history], r.url.endswith("/json"))
-r = requests.get(BASE + "/redirect", allow_redirects=False)
-print(r.status_code, r.is_redirect, r.headers["location"])
-s = requests.Session()
-s.get(BASE + "/cookie")
-print(s.cookies.get("flavour"), s.get(BASE + "/whoami").text)
-print(requests.get(BASE + "/gzip").text)
-print(b"".join(requests.get(BASE + "/json", stream=True).iter_content(5)) == requests.get(BASE + "/json").content)
-try:
-    requests.get(BASE + "/missing").raise_for_status()
-except requests.HTTPError as e:
-    print("HTTPError", e.response.status_code)
-try:
-    requests.get(BASE.replace("127.0.0.1", "localhost"))
-except requests.ConnectionError as e:
-    print("ConnectionError", "denied" in str(e))
-try:
-    requests.get(BASE + "/slow", timeout=0.2)
-except requests.Timeout as e:
-    print(type(e).__name__)`,
-		want: "200 OK True yes {'hello': 'world', 'n': 3} True\n" +
-			"POST  application/json {\"x\": 1}\n" +
-			"200 [302] True\n" +
-			"302 True /json\n" +
-			"oat flavour=oat\n" +
-			"unzipped\n" +
-			"True\n" +
-			"HTTPError 404\n" +
-			"ConnectionError True\n" +
-			"ReadTimeout\n",
-	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := s.mustExec(tc.code); got != tc.want {

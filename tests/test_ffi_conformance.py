@@ -5,6 +5,7 @@ reach the runner's fixture server on 127.0.0.1 (--allow-net=127.0.0.1)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -19,8 +20,13 @@ def test_pyodide_ffi_conformance(tmp_path):
                     "--allow-net=127.0.0.1"], check=True, capture_output=True)
     env = dict(os.environ, JUPYTER_PATH=str(tmp_path / "share" / "jupyter"))
     results = ARTIFACTS / "pyodide-ffi-results.jsonl"
+    # A free port for the runner's fixture server (its default may be taken).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     run = subprocess.run([sys.executable, str(conf / "run_kernel.py"), "--kernel", "wasmpy-localnet",
-                          "--out", str(results)], env=env, capture_output=True, text=True, timeout=900)
+                          "--port", str(port), "--out", str(results)],
+                         env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     cmp = subprocess.run([sys.executable, str(conf / "compare.py"), "--actual", str(results), "--show-diff"],
                          capture_output=True, text=True, timeout=60)

@@ -350,7 +350,11 @@
     /* 22 arraySliceAssign */ (o, start, stop, step, values) => {
       if (step === 1) { o.splice(start, Math.max(stop - start, 0), ...(values === undefined || values === null ? [] : values)); return; }
       if (values === undefined || values === null) {
-        for (let i = stop - step; i >= start; i -= step) o.splice(i, 1);
+        // (step > 0 here: Python passes a deletion with a negative step
+        // as the same indices in increasing order.)
+        let last = start;
+        while (last + step < stop) last += step;
+        for (let i = last; i >= start; i -= step) o.splice(i, 1);
         return;
       }
       let j = 0;

@@ -190,9 +190,13 @@ _RESERVED = frozenset(
 class ConversionError(Exception):
     """An error thrown when conversion between JavaScript and Python fails."""
 
+    __module__ = "pyodide.ffi"
+
 
 class InternalError(Exception):
     """Thrown when a recoverable assertion error occurs in internal Pyodide code"""
+
+    __module__ = "pyodide.ffi"
 
 
 # ---------------------------------------------------------------------------
@@ -203,6 +207,7 @@ class JsNull:
     """The type of the Python representation of the JavaScript null object"""
 
     __slots__ = ()
+    __module__ = "pyodide.ffi"
 
     def __new__(cls):
         return jsnull
@@ -476,6 +481,16 @@ def _exc_value(r: bytes, off: int) -> BaseException:
     return InternalError("not an error")
 
 
+def _rejection(r: bytes, off: int) -> BaseException:
+    """The exception a rejected promise gives in Python: as in Pyodide
+    (create_promise_handles), a PythonError stays a JsException (the Python
+    exception it carries is not restored, unlike a synchronous throw)."""
+    if r[off] == 88:  # 'X'
+        i, f = _u32u32_at(r, off + 9)
+        return _wrap(i, f, 0)
+    return _exc_value(r, off)
+
+
 def _call(req) -> bytes:
     return _hostcall(HOST, req)
 
@@ -550,7 +565,22 @@ def _release_now(i: int) -> None:
 # JsProxy classes
 
 
+_type_name_attr = type.__dict__["__name__"]
+
+
 class _JsProxyMeta(type):
+    # The concrete proxy classes are made with the name "pyodide.ffi.JsProxy"
+    # (so "pyodide.ffi.JsException"): CPython's messages use that name (tp_name),
+    # as for Pyodide's C types ("'pyodide.ffi.JsProxy' object is not
+    # subscriptable"), while __name__ is the short name.
+    @property
+    def __name__(cls):
+        return cls.__dict__.get("_js_short_name") or _type_name_attr.__get__(cls)
+
+    @__name__.setter
+    def __name__(cls, value):
+        _type_name_attr.__set__(cls, value)
+
     def __instancecheck__(cls, instance):
         return cls.__subclasscheck__(type(instance))
 
@@ -583,6 +613,7 @@ class JsProxy(metaclass=_JsProxyMeta):
     """
 
     __slots__ = ()
+    __module__ = "pyodide.ffi"
     _js_type_flags = 0
     _js_check_flags: tuple[int, ...] = ()
 
@@ -803,6 +834,8 @@ class JsException(JsProxy, Exception):
     These are pickleable unlike other JsProxies.
     """
 
+    __module__ = "pyodide.ffi"
+
     def __new__(cls, *args, **kwargs):
         if args and args[0] is _instantiate_token:
             return Exception.__new__(cls)
@@ -811,13 +844,23 @@ class JsException(JsProxy, Exception):
     def __init__(self, *args, **kwargs):
         pass
 
-    @classmethod
-    def new(cls, *args: Any) -> JsException:
-        return _new_exc(*args)
-
     @property
     def js_error(self) -> JsException:
         return self
+
+    # As Pyodide's (JsProxy_create_with_type): args is a 1-tuple of a plain
+    # JsProxy of the same error; assigning to it changes nothing.
+    @property
+    def args(self) -> tuple[Any, ...]:
+        d = self.__dict__
+        a = d.get("_args")
+        if a is None:
+            a = d["_args"] = (_wrap_again(self, d["_flags"] & ~IS_ERROR),)
+        return a
+
+    @args.setter
+    def args(self, value: Any) -> None:
+        pass
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message}"
@@ -873,18 +916,26 @@ class _Callable:
                 r = _hostcall(HOST, self._C + b"\0\0\0\0")
                 if r[0] > 1:
                     _raise_result(r, 0)
-                if r[1] == 105:
+                t = r[1]
+                if t == 105:
                     return _i32_at(r, 2)[0]
-                return _dec(r, 1)[0]
+                v = _dec(r, 1)[0]
+                if t == 104 and v._flags & IS_AWAITABLE:
+                    return _promise_future(v)
+                return v
             if n == 1:
                 a = args[0]
                 if type(a) is int and -0x80000000 <= a <= 0x7FFFFFFF:
                     r = _hostcall(HOST, self._C + _one_int(1, 105, a))
                     if r[0] > 1:
                         _raise_result(r, 0)
-                    if r[1] == 105:
+                    t = r[1]
+                    if t == 105:
                         return _i32_at(r, 2)[0]
-                    return _dec(r, 1)[0]
+                    v = _dec(r, 1)[0]
+                    if t == 104 and v._flags & IS_AWAITABLE:
+                        return _promise_future(v)
+                    return v
         b = bytearray(self._C)
         created: list[int] = []
         b += _u32(len(args))
@@ -902,13 +953,16 @@ class _Callable:
             for i in created:
                 _objs.pop(i, None)
             _raise_result(r, 0)
-        if r[1] == 105:
+        t = r[1]
+        if t == 105:
             v = _i32_at(r, 2)[0]
         else:
             v = _dec(r, 1)[0]
         if created and k == 0:
             for i in created:
                 _objs.pop(i, None)
+        if t == 104 and v._flags & IS_AWAITABLE:
+            return _promise_future(v)
         return v
 
     def new(self, *args, **kwargs) -> JsProxy:
@@ -1004,7 +1058,7 @@ class _Generator(_Iterator):
         if isinstance(exc, GeneratorExit):
             res = _helper(H_CALLMETHOD, self, "return")
         else:
-            res = _helper(H_CALLMETHOD, self, "throw", exc)
+            res = _helper(H_CALLMETHOD, self, "throw", _python_error(exc))
         done = res.done
         value = res.value
         if done:
@@ -1052,7 +1106,7 @@ class _AsyncGenerator(_AsyncIterator):
     def athrow(self, value, *args):
         if isinstance(value, type):
             value = value(*args)
-        return _anext_of(_helper(H_CALLMETHOD, self, "throw", value))
+        return _anext_of(_helper(H_CALLMETHOD, self, "throw", _python_error(value)))
 
     async def aclose(self):
         res = await _helper(H_CALLMETHOD, self, "return")
@@ -1075,7 +1129,7 @@ class _Awaitable:
             _futures.pop(token, None)
             if t == 86:
                 return _dec(r, 1)[0]
-            raise _exc_value(r, 1)
+            raise _rejection(r, 1)
         _check(r)
         early = _early.pop(token, None)
         if early is not None:
@@ -1157,7 +1211,7 @@ def _settle_future(data: bytes) -> bytes:
     if token not in _futures:
         return b"u"
     fut = _futures.pop(token)
-    outcome: _Fulfilled | _Rejected = _Fulfilled(_dec(data, 10)[0]) if ok else _Rejected(_exc_value(data, 10))
+    outcome: _Fulfilled | _Rejected = _Fulfilled(_dec(data, 10)[0]) if ok else _Rejected(_rejection(data, 10))
     if fut is None:
         _early[token] = outcome
     elif not fut.done():
@@ -1166,6 +1220,45 @@ def _settle_future(data: bytes) -> bytes:
         else:
             fut.set_exception(outcome.exc)
     return b"u"
+
+
+def _promise_future(p: JsProxy) -> asyncio.Future:
+    """The future a call that returned the thenable p gives, as in Pyodide
+    (jsproxy_call.c: a call's result that is a promise is wrapped by
+    wrap_promise): a loop future settled by p's outcome, never at once (Pyodide
+    settles it from a promise reaction, a microtask)."""
+    loop = asyncio.get_event_loop()
+    fut = loop.create_future()
+    token = _future_ids()
+    _futures[token] = None  # a settlement during the call goes to _early
+    try:
+        r = _hostcall(HOST, b"W" + p._hb + _u64(token))
+    except BaseException:
+        _futures.pop(token, None)
+        raise
+    t = r[0]
+    if t == 86 or t == 89:  # 'V', 'Y': settled already
+        _futures.pop(token, None)
+        outcome: _Fulfilled | _Rejected = _Fulfilled(_dec(r, 1)[0]) if t == 86 else _Rejected(_rejection(r, 1))
+    else:
+        _check(r)
+        early = _early.pop(token, None)
+        if early is None:
+            _futures[token] = fut
+            return fut
+        _futures.pop(token, None)
+        outcome = early
+    loop.call_soon(_settle_outcome, fut, outcome)
+    return fut
+
+
+def _settle_outcome(fut: asyncio.Future, outcome: _Fulfilled | _Rejected) -> None:
+    if fut.done():
+        return
+    if isinstance(outcome, _Fulfilled):
+        fut.set_result(outcome.value)
+    else:
+        fut.set_exception(outcome.exc)
 
 
 class _Subscript:
@@ -1547,6 +1640,13 @@ _BUFFER_FORMATS = {
 }
 
 
+def _buffer_view(x: Any) -> memoryview:
+    try:
+        return memoryview(x)
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(x).__name__}'") from None
+
+
 class _Buffer:
     __slots__ = ()
 
@@ -1571,9 +1671,19 @@ class _Buffer:
             mv = mv.cast(fmt)
         return mv
 
+    # As Pyodide's JsBuffer_assign/assign_to (jsproxy.c
+    # check_buffer_compatibility): the lengths must match and, for a typed
+    # array (not a DataView or ArrayBuffer), the item sizes too.
     def assign(self, rhs, /) -> None:
         """Assign from a Python buffer into the JavaScript buffer."""
-        src = memoryview(rhs).cast("B") if not isinstance(rhs, (bytes, bytearray)) else rhs
+        m = _buffer_view(rhs)
+        if self._flags & IS_TYPEDARRAY:
+            _, size, nbytes = self._info()
+            if m.nbytes != nbytes:
+                raise ValueError(f"cannot assign to TypedArray of length {m.nbytes} from buffer of length {nbytes}")
+            if m.itemsize != size:
+                raise ValueError("TypedArray and memorybuffer have incompatible formats")
+        src = rhs if isinstance(rhs, (bytes, bytearray)) else m.cast("B")
         r = _hostcall(HOST, b"w" + self._hb + bytes(src))
         if r[0] == 90:
             _, _, nbytes = self._info()
@@ -1584,9 +1694,15 @@ class _Buffer:
 
     def assign_to(self, to, /) -> None:
         """Assign to a Python buffer from the JavaScript buffer."""
-        dst = memoryview(to)
+        dst = _buffer_view(to)
         if dst.readonly:
-            raise TypeError("cannot assign to a read-only buffer")
+            raise BufferError("Object is not writable.")
+        if self._flags & IS_TYPEDARRAY:
+            _, size, nbytes = self._info()
+            if dst.nbytes != nbytes:
+                raise ValueError(f"cannot assign from TypedArray of length {nbytes} to buffer of length {dst.nbytes}")
+            if dst.itemsize != size:
+                raise ValueError("TypedArray and memorybuffer have incompatible formats")
         data = _hostcall(HOST, b"b" + self._hb)
         if dst.nbytes != len(data):
             raise ValueError(
@@ -1711,12 +1827,13 @@ def _class_for(flags: int) -> type:
     if flags & IS_ERROR:
         bases.append(JsException)
         name = "JsException"
-        ns = {"_js_type_flags": flags, "_js_concrete": True, "__module__": "pyodide.ffi"}
+        ns = {"_js_type_flags": flags, "_js_concrete": True}
     else:
         bases.append(_Impl)
         name = "JsProxy"
-        ns = {"__slots__": (), "_js_type_flags": flags, "_js_concrete": True, "__module__": "pyodide.ffi"}
-    cls = _JsProxyMeta(name, tuple(bases), ns)
+        ns = {"__slots__": (), "_js_type_flags": flags, "_js_concrete": True}
+    ns.update(__module__="pyodide.ffi", __qualname__=name, _js_short_name=name)
+    cls = _JsProxyMeta("pyodide.ffi." + name, tuple(bases), ns)
     if abc is not None:
         abc.register(cls)
     _classes[flags] = cls
@@ -2164,7 +2281,11 @@ def run_js(code: str, /) -> Any:
     t = r[0]
     if t == 105:
         return _i32_at(r, 1)[0]
-    return _dec(r, 0)[0]
+    v = _dec(r, 0)[0]
+    # Pyodide's run_js is a call of eval: a promise result becomes a future.
+    if t == 104 and v._flags & IS_AWAITABLE:
+        return _promise_future(v)
+    return v
 
 
 # ---------------------------------------------------------------------------
@@ -2177,12 +2298,33 @@ def _py_exc(e: BaseException) -> bytes:
     sys.last_type = type(e)
     sys.last_value = e
     sys.last_traceback = e.__traceback__
-    try:
-        msg = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-    except BaseException:  # noqa: BLE001
-        msg = f"{type(e).__qualname__}: <error formatting traceback>\n"
+    msg = _format_exc(e)
     name = type(e).__qualname__.encode()
     return b"E" + _u64(id(e)) + _u32(len(name)) + name + msg.encode("utf-8", "surrogatepass")
+
+
+def _python_error(e: Any) -> Any:
+    """The JavaScript PythonError a Python exception thrown into JavaScript
+    code becomes (as Pyodide's generator throw does); other values as they are."""
+    if not isinstance(e, BaseException):
+        return e
+    sys.last_exc = e
+    sys.last_type = type(e)
+    sys.last_value = e
+    sys.last_traceback = e.__traceback__
+    return _global_this().PythonError.new(type(e).__qualname__, _format_exc(e), float(id(e)))
+
+
+def _format_exc(e: BaseException) -> str:
+    """The message of the PythonError of e: its traceback without the frames
+    of this module (the FFI's dispatch), as Pyodide leaves out its own."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    try:
+        return "".join(traceback.format_exception(type(e), e, tb))
+    except BaseException:  # noqa: BLE001
+        return f"{type(e).__qualname__}: <error formatting traceback>\n"
 
 
 def _result(v: Any) -> bytes:

@@ -271,14 +271,40 @@ class FetchResponse:
         self._url = url
         self._raw = raw
         self._body_used = False
-        self.js_response = None
+        self._js_response: Any = None
         self.abort_controller = abort_controller if abort_controller is not None else _AbortController()
         self.abort_signal = abort_signal
 
     @property
     def body_used(self) -> bool:
         """Whether the body was read (then reading it again raises BodyUsedError)."""
-        return self._body_used
+        return self._body_used or (self._js_response is not None and bool(self._js_response.bodyUsed))
+
+    @property
+    def js_response(self) -> Any:
+        """The response as a JavaScript Response (made on first use, from the
+        response the host read; reading either body uses both)."""
+        jr = self._js_response
+        if jr is None:
+            try:
+                import js
+                from pyodide.ffi import to_js
+            except ImportError:
+                return None
+            raw = self._raw
+            init = js.Object.new()
+            init.status = raw.status
+            init.statusText = raw.status_text
+            init.headers = to_js([[k, v] for k, v in raw.headers])
+            init._url = raw.url
+            init._redirected = raw.redirected
+            init._type = raw.type
+            body = to_js(raw.body) if raw.body and raw.status not in (204, 205, 304) else None
+            jr = js.Response.new(body, init)
+            if self._body_used:
+                jr.arrayBuffer()
+            self._js_response = jr
+        return jr
 
     @property
     def headers(self) -> dict[str, str]:
@@ -322,12 +348,14 @@ class FetchResponse:
     def _raise_if_failed(self) -> None:
         if self._aborted():
             raise AbortError(getattr(self.abort_controller, "reason", None))
-        if self._body_used:
+        if self.body_used:
             raise BodyUsedError
 
     def _take(self) -> bytes:
         self._raise_if_failed()
         self._body_used = True
+        if self._js_response is not None:
+            self._js_response.arrayBuffer()
         return self._raw.body
 
     def raise_for_status(self) -> None:
@@ -413,6 +441,7 @@ async def pyfetch(url: str, /, *, signal: Any = None, fetcher: Any = None, **kwa
     """
     if fetcher is not None:
         raise TypeError("pyfetch(fetcher=...) is not supported by wasmpy")
+    _check_url(url)
     if signal is not None and getattr(signal, "aborted", False):
         raise AbortError(getattr(signal, "reason", None))
     fut, cid = _start(
@@ -437,10 +466,31 @@ async def pyfetch(url: str, /, *, signal: Any = None, fetcher: Any = None, **kwa
     except CancelledError:
         controller.abort("cancelled")
         raise
-    except ConnectionError as e:
-        # Pyodide raises AbortError (an OSError) when fetch itself fails.
-        raise AbortError(str(e)) from e
+    except (ConnectionError, ValueError) as e:
+        # Pyodide raises AbortError (an OSError) when fetch itself fails, with
+        # the message of the JavaScript error (Node's).
+        raise AbortError("fetch failed") from e
     return FetchResponse(url, raw, controller, signal)
+
+
+_SPECIAL_SCHEMES = ("http", "https", "ws", "wss", "ftp")
+
+
+def _check_url(url: Any) -> None:
+    """Raise what fetch raises (a JsException TypeError, from the Request
+    constructor in Pyodide's pyfetch) for a URL that does not parse."""
+    u = str(url)
+    scheme, sep, rest = u.partition(":")
+    ok = bool(sep) and scheme[:1].isalpha() and all(c.isalnum() or c in "+-." for c in scheme)
+    if ok and scheme.lower() in _SPECIAL_SCHEMES:
+        try:
+            ok = bool(urllib.parse.urlsplit(u).hostname)
+        except ValueError:
+            ok = False
+    if not ok:
+        from pyodide.ffi import JsException
+
+        raise JsException("TypeError", f"Failed to parse URL from {u}")
 
 
 # ---- blocking -------------------------------------------------------------------

@@ -736,7 +736,10 @@ class WebLoop(asyncio.AbstractEventLoop):
     # ---- futures and tasks ------------------------------------------------
 
     def create_future(self) -> Future[Any]:
-        return PyodideFuture(loop=self)
+        fut: PyodideFuture[Any] = PyodideFuture(loop=self)
+        # As Pyodide's WebLoop (it shows in the future's repr).
+        fut.add_done_callback(self._decrement_in_progress)
+        return fut
 
     def create_task(self, coro: Coroutine[Any, Any, T] | Awaitable[T], *, name: str | None = None,
                     context: contextvars.Context | None = None, **kwargs: Any) -> Task[T]:
@@ -747,7 +750,7 @@ class WebLoop(asyncio.AbstractEventLoop):
             task: Task[T] = PyodideTask(coro, loop=self, name=name, context=context, **kwargs)  # type: ignore[arg-type]
             if task._source_traceback:  # type: ignore[attr-defined]
                 del task._source_traceback[-1]  # type: ignore[attr-defined]
-            task.add_done_callback(self._task_done, context=task.get_context())
+            task.add_done_callback(self._decrement_in_progress, context=task.get_context())
         else:
             if context is None:
                 task = self._task_factory(self, coro, **kwargs)
@@ -760,13 +763,16 @@ class WebLoop(asyncio.AbstractEventLoop):
         finally:
             del task
 
-    def _task_done(self, task: Task[Any]) -> None:
-        # Report a failure nobody will look at now (a fire-and-forget task) at
-        # once, in the context (the cell) of the task, as Pyodide does.
-        if getattr(task, "_num_done_callbacks", 0) == 1 and not task.cancelled():
-            exc = task.exception()
+    def _decrement_in_progress(self, fut: Future[Any]) -> None:
+        # Report a failure nobody will look at now (a fire-and-forget task)
+        # at once, in the context (the cell) of the task, as Pyodide
+        # does. (Named as Pyodide's: it shows in the reprs of futures.)
+        # Only a task: a plain future's exception may still be retrieved by
+        # whoever awaits it later (set_exception before the await).
+        if isinstance(fut, Task) and getattr(fut, "_num_done_callbacks", 0) == 1 and not fut.cancelled():
+            exc = fut.exception()
             if exc is not None:
-                self.call_exception_handler({"message": "Task exception was never retrieved", "exception": exc, "future": task})
+                self.call_exception_handler({"message": "Task exception was never retrieved", "exception": exc, "future": fut})
 
     def set_task_factory(self, factory: Any) -> None:
         if factory is not None and not callable(factory):

@@ -1,0 +1,197 @@
+package jsbridge
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// Differences from Pyodide 0.29.5 found by running the same snippets on
+// Pyodide (under Node) and on wasmpy; each want is what Pyodide printed.
+func TestPyodideAudit(t *testing.T) {
+	e := newPyEnv(t)
+	e.mustExec("import js, asyncio\nfrom pyodide.code import run_js\nfrom pyodide.ffi import *\n")
+	cases := []pyCase{
+		// jsproxy_call.c Js2Py_func_default_call_result: a call returning a
+		// promise gives a Future (wrap_promise in jsproxy.c), settled later.
+		{"call result promise is a future", `
+p = run_js("Promise.resolve(1)")
+q = js.Promise.resolve(2)
+print(type(p).__name__, type(q).__name__, isinstance(p, asyncio.Future), p.done())
+print(type(js.Promise.new(lambda res, rej: res(3))).__name__)`,
+			"PyodideFuture PyodideFuture True False\nJsProxy\n"},
+		// webloop.py create_future adds _decrement_in_progress.
+		{"future repr", `print(repr(run_js("new Promise(() => {})")))`,
+			"<PyodideFuture pending cb=[WebLoop._decrement_in_progress()]>\n"},
+		// webloop.py PyodideFuture.then returns a PyodideFuture.
+		{"future then catch", `
+async def main():
+    t = run_js("Promise.resolve(5)").then(lambda v: v + 1)
+    c = run_js("Promise.reject(new Error('no'))").catch(lambda e: 'caught ' + e.message)
+    print(type(t).__name__, await t, await c)
+    r = await asyncio.gather(run_js("Promise.resolve(1)"), run_js("new Promise(r => setTimeout(() => r(2), 1))"))
+    print(r)
+asyncio.run(main())`, "PyodideFuture 6 caught no\n[1, 2]\n"},
+		// The outcome arrives from a promise reaction, not at once.
+		{"future settles later", `
+async def main():
+    f = run_js("Promise.resolve(4)")
+    log = []
+    f.add_done_callback(lambda f: log.append(f.result()))
+    print(f.done(), log)
+    await asyncio.sleep(0)
+    print(repr(f))
+asyncio.run(main())`, "False []\n<PyodideFuture finished result=4>\n"},
+		// JsArray del with an extended slice (test_jsproxy.py test_jsarray_slices).
+		{"del extended slice", `
+a = run_js("globalThis.dsl = [9, 7, 3, 4, 5]; dsl")
+del a[::2]
+print(run_js("dsl.join()"))
+b = run_js("globalThis.dsl2 = [0, 1, 2, 3, 4, 5, 6]; dsl2")
+del b[5:0:-2]
+print(run_js("dsl2.join()"))`, "7,4\n0,2,4,6\n"},
+		// jsproxy.c JsProxy_create_with_type: args is (a JsProxy of the error,).
+		{"JsException args", `
+try:
+    run_js("throw new Error('m')")
+except JsException as e:
+    a = e.args[0]
+    print(type(a).__name__, a is e, a == e, a.message, len(e.args))
+    e.args = ("changed",)
+    print(e.args, str(e))
+print(hasattr(JsException, "new"))`, "JsProxy False True m 1\n(Error: m,) Error: m\nFalse\n"},
+		// Types made in C with tp_name "pyodide.ffi.X".
+		{"module names", `
+for c in [JsProxy, JsException, ConversionError, InternalError, JsNull]:
+    print(c.__module__, end=" ")
+print()`, "pyodide.ffi pyodide.ffi pyodide.ffi pyodide.ffi pyodide.ffi \n"},
+		// jsproxy.c _agen_handle/JsGenerator_throw: the exception goes to JS as a PythonError.
+		{"generator throw", `
+g = run_js("(function*() { try { yield 1; } catch (e) { yield [e.constructor.name, e.type, e.message]; } })()")
+next(g)
+print(g.throw(ValueError("boom")).to_py())`, "['PythonError', 'ValueError', 'ValueError: boom\\n']\n"},
+		// python2js.c postprocess list: a dict_converter dict referring to
+		// itself loses that entry; inside a list the reference is the result.
+		{"to_js self reference dict_converter", `
+d = {"a": 1}
+d["self"] = d
+d["l"] = [d]
+j = to_js(d, dict_converter=js.Object.fromEntries)
+print(run_js("(o) => [Object.keys(o).join(), o.self === undefined, o.l[0] === o].join()")(j))`, "a,l,true,true\n"},
+		// js2python: a Set element that is an object.
+		{"to_py set key error", `
+try:
+    run_js("new Set([[1]])").to_py()
+except JsException as e:
+    print(e.message)`, "Cannot use key of type Array as a key to a Python set\n"},
+		// pyproxy.ts getBuffer: type names, element strides, 0/1 flags, alignment.
+		{"getBuffer", `
+g = run_js("(b, t) => { const pb = b.getBuffer(t); const r = [pb.data.constructor.name, pb.readonly, JSON.stringify(pb.strides), pb.c_contiguous, pb.f_contiguous, Array.from(pb.data).join()]; pb.release(); return r.join('|'); }")
+import array
+print(g(b'\x01\x00\x02\x00', 'u16'))
+print(g(array.array('i', [1, -1])))
+print(g(memoryview(bytearray(6)).cast('B', shape=[2, 3])))
+for args in [(b'\x01\x02\x03', 'u16'), (b'ab', 'x16')]:
+    try:
+        g(*args)
+    except JsException as e:
+        print(e.message)`, "Uint16Array|1|[0.5]|1|1|1,2\nInt32Array|0|[1]|1|1|1,-1\nUint8Array|0|[3,1]|1|0|0,0,0,0,0,0\nBuffer does not have valid alignment for a Uint16Array\nUnknown type x16\n"},
+		// jsproxy.c check_buffer_compatibility.
+		{"buffer assign checks", `
+import array
+u16 = js.Uint16Array.new(2)
+for src in [b'abcd', array.array('h', [3, -4]), [1, 2]]:
+    try:
+        u16.assign(src)
+        print('ok', list(u16))
+    except Exception as e:
+        print(type(e).__name__, e)
+for dst in [array.array('B', [0] * 4), b'1234', bytearray(3)]:
+    try:
+        js.Uint16Array.of(258, 3).assign_to(dst)
+    except Exception as e:
+        print(type(e).__name__, e)
+dv = js.DataView.new(js.ArrayBuffer.new(4))
+dv.assign(array.array('h', [1, 2]))
+print(js.Uint8Array.new(dv.buffer).to_bytes())`,
+			"ValueError TypedArray and memorybuffer have incompatible formats\nok [3, 65532]\nTypeError a bytes-like object is required, not 'list'\n" +
+				"ValueError TypedArray and memorybuffer have incompatible formats\nBufferError Object is not writable.\nValueError cannot assign from TypedArray of length 4 to buffer of length 3\n" +
+				"b'\\x01\\x00\\x02\\x00'\n"},
+		// pyproxy.c create_once_callable: a call after destroy() is "called once".
+		{"once callable destroyed", `
+o = create_once_callable(len)
+o.destroy()
+try:
+    o([1])
+except JsException as e:
+    print(e.message)
+try:
+    o.destroy()
+except JsException as e:
+    print(e.message)`, "OnceProxy can only be called once\nOnceProxy has already been destroyed\n"},
+		// CPython's messages use tp_name, "pyodide.ffi.JsProxy" for Pyodide's types.
+		{"type name in messages", `
+o = run_js("({})")
+for f in [lambda: o(), lambda: len(o), lambda: hash(o), lambda: o["a"], lambda: o + 1]:
+    try:
+        f()
+    except TypeError as e:
+        print(e)
+print(type(o).__name__, type(o).__qualname__, repr(type(o)))`,
+			"'pyodide.ffi.JsProxy' object is not callable\nobject of type 'pyodide.ffi.JsProxy' has no len()\nunhashable type: 'pyodide.ffi.JsProxy'\n" +
+				"'pyodide.ffi.JsProxy' object is not subscriptable\nunsupported operand type(s) for +: 'pyodide.ffi.JsProxy' and 'int'\n" +
+				"JsProxy JsProxy <class 'pyodide.ffi.JsProxy'>\n"},
+		// pyproxy.c create_promise_handles: a rejection with a PythonError
+		// reaches Python as a JsException, not as the Python exception.
+		{"rejection keeps PythonError", `
+def g():
+    raise KeyError("kk")
+async def main():
+    for src in ["async (f) => { f(); }", "(f) => Promise.resolve().then(() => f())"]:
+        try:
+            await run_js(src)(g)
+        except Exception as e:
+            print(type(e).__name__, e.name, str(e).strip().splitlines()[-1])
+asyncio.run(main())`, "JsException PythonError KeyError: 'kk'\nJsException PythonError KeyError: 'kk'\n"},
+		// The PythonError's traceback has no frames of the FFI itself.
+		{"PythonError message frames", `
+def bad():
+    raise ValueError("vv")
+m = run_js("(f) => { try { f(); } catch (e) { return e.message; } }")(bad)
+print("_core_ffi" in m, m.strip().splitlines()[-1])`, "False ValueError: vv\n"},
+	}
+	e.run(t, cases)
+}
+
+// pyodide.http against a local server, as Pyodide 0.29.5 under Node answers.
+func TestPyodideAuditHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"a": [1, null]}`)
+	}))
+	t.Cleanup(srv.Close)
+	e := newPyEnv(t)
+	e.mustExec("import js, asyncio\nfrom pyodide.http import pyfetch\nURL = " + pyRepr(srv.URL) + "\n")
+	e.run(t, []pyCase{
+		// _pyfetch.py: Request.new(url) throws before the fetch (Node's message).
+		{"pyfetch bad URL", `
+async def main():
+    for u in ["not a url", "http://", "/relative"]:
+        try:
+            await pyfetch(u)
+        except Exception as e:
+            print(type(e).__name__, e)
+asyncio.run(main())`, "JsException TypeError: Failed to parse URL from not a url\nJsException TypeError: Failed to parse URL from http://\nJsException TypeError: Failed to parse URL from /relative\n"},
+		// _pyfetch.py FetchResponse.js_response is the JS Response; its body is the same.
+		{"pyfetch js_response", `
+async def main():
+    r = await pyfetch(URL + "/j")
+    jr = r.js_response
+    print(type(jr).__name__, jr.status, jr.ok, jr.headers.get("content-type"), jr.bodyUsed, jr.type)
+    print((await jr.json()).to_py(), r.body_used)
+    r2 = await pyfetch(URL + "/j")
+    print(await r2.text(), r2.js_response.bodyUsed)
+asyncio.run(main())`, "JsProxy 200 True application/json False basic\n{'a': [1, jsnull]} True\n{\"a\": [1, null]} True\n"},
+	})
+}
