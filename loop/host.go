@@ -30,6 +30,9 @@ const Target = "webloop"
 //
 //	loop.hello  ""                         -> "1" (the protocol version)
 //	loop.soon   lid                        schedule a drain macrotask for lid
+//	loop.more   ""                         -> "1" if a drain may go on with what
+//	                                       it scheduled: nothing else is ready on
+//	                                       the Go loop, no sleep or nested run ends
 //	loop.timer  lid, int64 ns              (re)arm lid's one timer; ns < 0 clears it
 //	loop.run    tok                        run the Go loop (nested) until loop.stop(tok)
 //	loop.stop   tok                        end the nested run tok (now or when it starts)
@@ -135,6 +138,7 @@ func Attach(ctx context.Context, l *Loop, h Host, opts ...Option) error {
 	}
 	h.Register("loop.hello", func(context.Context, []byte) ([]byte, error) { return []byte(protocolVersion), nil })
 	h.Register("loop.soon", g.soon)
+	h.Register("loop.more", g.more)
 	h.Register("loop.timer", g.timer)
 	h.Register("loop.run", g.run)
 	h.Register("loop.stop", g.stop)
@@ -226,6 +230,18 @@ func (g *glue) soon(ctx context.Context, data []byte) ([]byte, error) {
 	}
 	g.postDrain(lid)
 	return nil, nil
+}
+
+// more answers loop.more: a drain that scheduled more callbacks may run
+// them at once, instead of returning for a drain that the loop would start
+// next, when nothing else is ready on the loop (posted work, microtasks,
+// due timers), no nested run has been asked to stop and no sleep is in
+// progress (its wait must see its own work first).
+func (g *glue) more(ctx context.Context, data []byte) ([]byte, error) {
+	if len(g.stops) > 0 || g.blocking > 0 || ctx.Err() != nil || !g.l.Idle(time.Now()) {
+		return nil, nil
+	}
+	return []byte{'1'}, nil
 }
 
 func (g *glue) postDrain(lid uint32) {

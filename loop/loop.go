@@ -292,6 +292,20 @@ func (l *Loop) turn(ctx context.Context, done func() bool) bool {
 	return ran
 }
 
+// Idle reports whether nothing is ready to run on the loop at now: no
+// microtasks, no ready or posted macrotasks, no timer due. Loop goroutine only.
+func (l *Loop) Idle(now time.Time) bool {
+	if l.micro.len() > 0 || l.ready.len() > 0 {
+		return false
+	}
+	if len(l.timers) > 0 && !l.timers[0].when.After(now) {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inbox) == 0
+}
+
 func (l *Loop) drainMicro() bool {
 	ran := false
 	for l.micro.len() > 0 {

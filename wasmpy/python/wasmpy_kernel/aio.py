@@ -32,12 +32,18 @@ MinimalEventLoopPolicy = webloop.WebLoopPolicy
 
 def _current_header() -> dict[str, Any] | None:
     """The header of the request being handled, or None."""
-    import wasmpy_kernel
-
-    kernel = wasmpy_kernel.get_kernel()
+    kernel = _get_kernel()
     if kernel is None:
         return None
     return kernel.get_parent().get("header") or None
+
+
+def _get_kernel() -> Any:
+    global _get_kernel
+    import wasmpy_kernel  # not at import: wasmpy_kernel imports this module
+
+    _get_kernel = wasmpy_kernel.get_kernel
+    return _get_kernel()
 
 
 def capture_parent() -> contextvars.Context:
