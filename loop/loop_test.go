@@ -468,3 +468,48 @@ func TestTimers(t *testing.T) {
 		}
 	})
 }
+
+// Idle is what lets a Python drain go on with the callbacks it scheduled
+// (loop.more): it must say no whenever anything else could run now.
+func TestIdle(t *testing.T) {
+	l := start(t)
+	now := time.Now()
+	cases := []struct {
+		name  string
+		setup func() (undo func())
+		want  bool
+	}{
+		{"nothing pending", func() func() { return func() {} }, true},
+		{"a timer not due", func() func() {
+			id := l.SetTimer(time.Hour, false, func() {})
+			return func() { l.ClearTimer(id) }
+		}, true},
+		{"a timer due", func() func() {
+			id := l.SetTimer(0, false, func() {})
+			return func() { l.ClearTimer(id) }
+		}, false},
+		{"a microtask", func() func() {
+			l.Microtask(func() {})
+			return func() { l.drainMicro() }
+		}, false},
+		{"posted work", func() func() {
+			l.Post(func() {})
+			return func() {}
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got bool
+			if err := l.Do(ctxT(t, 5*time.Second), func() {
+				undo := c.setup()
+				got = l.Idle(now.Add(time.Millisecond))
+				undo()
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("Idle = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -171,6 +171,25 @@ print(order, slept >= 0.05)`,
 			want: "['soon', 'a', 'b1', 'b2', 'c'] True\n",
 		},
 		{
+			// A drain runs what it scheduled in the same turn (loop.more) only
+			// while nothing else is ready: a timer still fires in time.
+			name: "a busy chain of sleep(0) leaves timers their turn",
+			code: `
+import time
+async def main():
+    loop = asyncio.get_running_loop()
+    fired = []
+    t0 = time.monotonic()
+    loop.call_later(0.01, fired.append, 1)
+    n = 0
+    while not fired and time.monotonic() - t0 < 5:
+        await asyncio.sleep(0)
+        n += 1
+    return bool(fired), time.monotonic() - t0 < 0.2, n > 10
+print(asyncio.run(main()))`,
+			want: "(True, True, True)\n",
+		},
+		{
 			name: "gather, create_task, futures, then",
 			code: `
 async def main():
