@@ -162,6 +162,26 @@ print('ok', sqlite3.sqlite_version)
 	}
 }
 
+// A sort too big for sqlite's cache spills to temporary storage; in WASI
+// sqlite's temp-file path trapped ("invalid table access"), so the build
+// keeps temporary storage in memory (SQLITE_TEMP_STORE=3).
+func TestSqliteLargeSort(t *testing.T) {
+	in, out := newInterp(t, Config{})
+	code := `
+import sqlite3
+for path in (':memory:', '/tmp/big.db'):
+    db = sqlite3.connect(path)
+    db.execute('create table t(a integer, b text)')
+    db.executemany('insert into t values (?, ?)', ((i, str(i)) for i in range(100000)))
+    db.execute('create index ti on t(b)')
+    print(db.execute('select count(*), max(b) from t').fetchone(), db.execute('select b from t order by b desc limit 1').fetchone())
+`
+	want := "(100000, '99999') ('99999',)\n(100000, '99999') ('99999',)\n"
+	if got := mustExec(t, in, out, code); got != want {
+		t.Fatalf("got %q, stderr %q", got, out.text("stderr"))
+	}
+}
+
 func TestClocksRandomSleep(t *testing.T) {
 	in, out := newInterp(t, Config{})
 	before := time.Now()

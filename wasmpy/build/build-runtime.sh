@@ -238,7 +238,7 @@ build_libs() {
 	local p=$d/prefix
 	mkdir -p "$p/lib/pkgconfig" "$p/include" "$d/b"
 	local CC=$tool_dir/wasm-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19
-	local CF="-O2 -fPIC"
+	local CF="-Os -fPIC"
 	# zlib
 	cp -a "$src/zlib" "$d/b/zlib"
 	(cd "$d/b/zlib" && CC=$CC AR=$AR RANLIB=$RANLIB CFLAGS="$CF" CHOST=wasm32 \
@@ -262,12 +262,14 @@ PC
 		--disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-scripts --disable-doc \
 		--disable-nls --disable-sandbox && make -j"$jobs" -C src/liblzma && make -C src/liblzma install)
 	# sqlite3: the amalgamation is generated natively (needs tclsh), compiled for wasm.
+	# Temporary files (a sort that spills, as CREATE INDEX on 100k rows does)
+	# stay in memory: sqlite's temp-file path trapped in WASI.
 	cp -a "$src/sqlite3" "$d/b/sqlite"
 	(cd "$d/b/sqlite" && mkdir -p native && cd native && ../configure >/dev/null &&
 		make sqlite3.c >/dev/null &&
 		"$CC" $CF -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_SHARED_CACHE \
 			-DSQLITE_OMIT_WAL -DSQLITE_OMIT_RANDOMNESS=0 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_JSON1 \
-			-DSQLITE_ENABLE_MATH_FUNCTIONS -c sqlite3.c -o sqlite3.o &&
+			-DSQLITE_ENABLE_MATH_FUNCTIONS -DSQLITE_TEMP_STORE=3 -c sqlite3.c -o sqlite3.o &&
 		$AR rcs "$p/lib/libsqlite3.a" sqlite3.o && cp sqlite3.h sqlite3ext.h "$p/include/")
 	local sqv
 	sqv=$(awk -F'"' '/#define SQLITE_VERSION /{print $2}' "$p/include/sqlite3.h")
@@ -314,6 +316,10 @@ SITE
 		--with-build-python="$native_py" --prefix=/usr --disable-test-modules \
 		--without-ensurepip --without-system-libmpdec --without-system-expat \
 		--with-pymalloc
+	# CPython's bundled libraries (libmpdec, expat, HACL*) for size; the interpreter keeps -O3.
+	sed -i -E 's/^(LIBMPDEC|LIBEXPAT|LIBHACL)_CFLAGS=.*/& -Os/' Makefile
+	# and the extension modules that are not part of the interpreter's core.
+	sed -i -E 's/(\$\(MODULE_(_DECIMAL|_PICKLE|_DATETIME|_ELEMENTTREE|CMATH|PYEXPAT|_ASYNCIO|_SQLITE3|_LZMA|_BZ2|ZLIB|UNICODEDATA|_CSV|_MD5|_SHA1|_SHA2|_SHA3|_BLAKE2|_ZONEINFO)_CFLAGS\) \$\(PY_BUILTIN_MODULE_CFLAGS\))/\1 -Os/' Makefile
 	make -j"$jobs"
 	local m missing=""
 	for m in ZLIB _BZ2 _LZMA _SQLITE3 _DECIMAL PYEXPAT _ELEMENTTREE _JSON _PICKLE _STRUCT \
@@ -330,6 +336,7 @@ SITE
 	$(v LINKCC) $(v PY_CORE_LDFLAGS) $(v LINKFORSHARED) -mexec-model=reactor \
 		-o python-reactor.wasm $(v LINK_PYTHON_OBJS) $(v LIBS) $(v MODLIBS) $(v SYSLIBS) \
 		-Wl,--export=malloc -Wl,--export=free -Wl,-u,wasmpy_init -Wl,-u,wasmpy_exec \
+		-Wl,--strip-debug -Wl,--compress-relocations \
 		-Wl,-u,wasmpy_dispatch -Wl,-u,wasmpy_signal_addr
 	local size
 	size=$(stat -c %s python-reactor.wasm)
