@@ -160,6 +160,118 @@ def bad():
     raise ValueError("vv")
 m = run_js("(f) => { try { f(); } catch (e) { return e.message; } }")(bad)
 print("_core_ffi" in m, m.strip().splitlines()[-1])`, "False ValueError: vv\n"},
+		// Second round.
+		// jsproxy.c JsProxy_ass_subscript: the value is converted with
+		// python2js and lives on (it is not an argument of a call).
+		{"map setitem keeps value proxy", `
+m = run_js("new Map()")
+m[1] = [1]
+print(m.get(1), m.get(1), m.to_py())`, "[1] [1] {1: [1]}\n"},
+		// jsbind.c Js2Py_func_default_call_result: a PyProxy returned by a
+		// JavaScript call is destroyed with the arguments (roundtrip ones are kept).
+		{"call result pyproxy destroyed", `
+class C: pass
+c = C()
+r = to_js([c])
+print(type(r.at(0)).__name__)
+try:
+    r.at(0)
+except JsException as e:
+    print(e.message.splitlines()[0])
+o = js.Object.new()
+o.data = [1, 2]
+print(o.data, js.Reflect.get(o, "data"))
+try:
+    o.data
+except JsException as e:
+    print("destroyed")
+p = create_proxy(C())
+print(type(run_js("(x) => x")(p)).__name__, run_js("(x) => x.type")(p))`,
+			"C\nThis borrowed proxy was automatically destroyed at the end of a function call. Try using create_proxy or create_once_callable.\n[1, 2] [1, 2]\ndestroyed\nJsProxy C\n"},
+		// str(JsException) is Exception.__str__ of args[0], the error's
+		// toString(): no ": " when the message is empty (jsproxy.c JsProxy_Repr).
+		{"JsException str is toString", `
+for src in ["throw new Error('')", "throw new TypeError('t')"]:
+    try:
+        run_js(src)
+    except JsException as e:
+        print(repr(str(e)))
+print(str(JsException("boom")), str(JsException("N", "m")))`, "'Error'\n'TypeError: t'\nboom N: m\n"},
+		// pyproxy.ts iter_helper destroys the proxies it yielded once the
+		// iterator is exhausted; PySequence.toJSON is Array.from(this), so
+		// JSON.stringify of a list of lists fails as in Pyodide.
+		{"iteration destroys yielded proxies", `
+for v in [[[1], [2]], {"a": [1, 2]}, [1, "a", None]]:
+    try:
+        print(js.JSON.stringify(v))
+    except JsException as e:
+        print(e.message.splitlines()[0])
+print(run_js("(l) => l.map(r => r.map(x => x * 10))")([[1, 2], [3]]).to_py())`,
+			"This borrowed proxy was automatically destroyed when an iterator was exhausted.\n{\"a\":[1,2]}\n[1,\"a\",null]\n[[10, 20], [30]]\n"},
+		// pyproxy.ts PySequenceMethods apply Array.prototype methods to the proxy.
+		{"sequence methods", `
+f = run_js("(l) => [l.map(x => x * 2).join(), l.filter(x => x > 1).join(), l.reduce((a, b) => a + b, 0), l.at(-1), l.indexOf(2), l.lastIndexOf(3), [].concat(l, [9]).join(), [...l.entries()].join(';')].join(' ; ')")
+print(f([1, 2, 3]))`, "2,4,6 ; 2,3 ; 6 ; 3 ; 1 ; 2 ; 1,2,3,9 ; 0,1;1,2;2,3\n"},
+		// pyproxy.ts PyMutableSequence.sort sorts in Python and apply() reads
+		// the arguments by index: no iteration, so no destroyed elements.
+		{"sort and apply with nested lists", `
+l = [[3], [1], [2]]
+run_js("(l) => { l.sort((a, b) => a.get(0) - b.get(0)); }")(l)
+f = create_proxy(lambda *a: [type(x).__name__ for x in a])
+print(l, run_js("(f, args) => f.apply(null, args)")(f, [[1], {"a": 1}, 3]))
+f.destroy()`, "[[1], [2], [3]] ['list', 'dict', 'int']\n"},
+		// jsbind.c Js2Py_func_default_call_result uses pre.js isPromise (any
+		// thenable): the coroutine an async Python function returns to
+		// JavaScript comes back as a Future rejecting with the PythonError.
+		{"thenable pyproxy result", `
+async def failing():
+    raise OSError("disk")
+async def ok():
+    return 5
+async def main():
+    r = run_js("(f) => f()")(ok)
+    print(type(r).__name__, await r)
+    try:
+        await run_js("(f) => f()")(failing)
+    except JsException as e:
+        print(e.name, str(e).strip().splitlines()[-1])
+asyncio.run(main())`, "PyodideFuture 5\nPythonError OSError: disk\n"},
+		// pyproxy.ts getBuffer's data is a view of the object's memory: what
+		// JavaScript writes is seen by Python (here: on release()).
+		{"getBuffer writes back", `
+ba = bytearray(b"hello")
+run_js("(b) => { const pb = b.getBuffer(); pb.data[0] = 72; pb.data[4] = 79; pb.release(); }")(ba)
+print(ba)`, "bytearray(b'HellO')\n"},
+		// jslib.c JsvBuffer_readFromFile: one read on the descriptor; a short
+		// file fills only the start of the buffer.
+		{"from_file short read", `
+with open("/tmp/_audit_ff.bin", "wb") as f:
+    f.write(b"abc")
+u = js.Uint8Array.new(5)
+with open("/tmp/_audit_ff.bin", "rb") as f:
+    u.from_file(f)
+print(list(u))`, "[97, 98, 99, 0, 0]\n"},
+		// JavaScript's JSON.parse reads numbers beyond float64 as Infinity/0.
+		{"JSON.parse number overflow", `
+print(js.JSON.parse("1e400"), js.JSON.parse("[-2e308, 1e-400, \"1e400\"]").to_py())`, "inf [-inf, 0, '1e400']\n"},
+		// _base.py find_imports adds ImportFrom.module whatever its level.
+		{"find_imports relative", `
+from pyodide.code import find_imports
+print(find_imports("from .g import h\nfrom ..i.j import k\nfrom . import rel"))`, "['g', 'i', 'i.j']\n"},
+		// Pyodide converts the thrown value (a PyProxy here) before it
+		// destroys the argument proxies.
+		{"thrown argument proxy", `
+try:
+    run_js("(e) => { throw e; }")(ValueError("pyval"))
+except JsException as e:
+    print(str(e).splitlines()[1])`, "String interpolation of the thrown value gives \"\"\"pyval\"\"\".\n"},
+		// copy/pickle of a JsProxy: CPython names the C type.
+		{"pickle message", `
+import copy
+try:
+    copy.copy(run_js("({})"))
+except TypeError as e:
+    print(e)`, "cannot pickle 'pyodide.ffi.JsProxy' object\n"},
 	}
 	e.run(t, cases)
 }
@@ -183,6 +295,10 @@ async def main():
         except Exception as e:
             print(type(e).__name__, e)
 asyncio.run(main())`, "JsException TypeError: Failed to parse URL from not a url\nJsException TypeError: Failed to parse URL from http://\nJsException TypeError: Failed to parse URL from /relative\n"},
+		// Pyodide's pyodide.http is a package: the classes' modules.
+		{"http class modules", `
+from pyodide.http import FetchResponse, HttpStatusError
+print(FetchResponse.__module__, HttpStatusError.__module__)`, "pyodide.http._pyfetch pyodide.http._exceptions\n"},
 		// _pyfetch.py FetchResponse.js_response is the JS Response; its body is the same.
 		{"pyfetch js_response", `
 async def main():

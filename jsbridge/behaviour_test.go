@@ -362,14 +362,16 @@ asyncio.run(main())`, "5 late\n"},
     except JsException as e:
         print(e.name, e.message)
 asyncio.run(main())`, "RangeError r\nError plain\n"},
+		// As Pyodide 0.29.5: the coroutine's PyProxy is thenable, so the call
+		// gives a Future whose rejection is the PythonError (a JsException).
 		{"python error through promise", `async def bad():
     raise ValueError("inside")
 async def main():
     try:
         await run_js("(f) => f()")(bad)
-    except ValueError as e:
-        print("ValueError", e)
-asyncio.run(main())`, "ValueError inside\n"},
+    except JsException as e:
+        print(type(e).__name__, e.name, str(e).strip().splitlines()[-1])
+asyncio.run(main())`, "JsException PythonError ValueError: inside\n"},
 		{"js awaits coroutine", `async def add(a, b):
     await asyncio.sleep(0)
     return a + b

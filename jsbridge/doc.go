@@ -64,6 +64,13 @@
 // FinalizationRegistry for JavaScript code: the globals of those names keep
 // strong references and never run cleanups.
 //
+// # Buffers
+//
+// PyProxy.getBuffer gives a copy of the Python buffer, not a view of its
+// memory: what JavaScript writes to data reaches the Python object when
+// release() is called (Pyodide's view shows it at once), and strided
+// buffers come as a contiguous copy (strides 1, offset 0).
+//
 // # Missing from goja, provided here
 //
 // Symbol.asyncIterator, async generators (rewritten into generators driven

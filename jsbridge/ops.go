@@ -200,8 +200,9 @@ func (w *World) op(data []byte) []byte {
 		if data[0] == opNew {
 			o, err := w.rt.New(fn, args...)
 			if err != nil {
-				w.destroyBorrowed(borrowed)
-				panic(err)
+				// Convert the thrown value while the argument proxies
+				// live (it may be one of them).
+				return w.failCall(err, borrowed)
 			}
 			res = o
 		} else {
@@ -213,11 +214,31 @@ func (w *World) op(data []byte) []byte {
 			var err error
 			res, err = f(this, args...)
 			if err != nil {
-				w.destroyBorrowed(borrowed)
-				panic(err)
+				return w.failCall(err, borrowed)
 			}
 		}
-		return w.callResult(res, borrowed)
+		if data[0] == opCall {
+			// jsbind.c Js2Py_func_default_call_result: any thenable counts
+			// as a promise (pre.js isPromise), a PyProxy of a Python
+			// awaitable too (the coroutine of an async Python function).
+			if ref := w.pyRefOf(res); ref != nil && ref.shared.flags&pyAwaitable != 0 && ref.shared.id != 0 {
+				if then, ok := goja.AssertFunction(res.(*goja.Object).Get("then")); ok {
+					if p, err := then(res); err == nil {
+						res = p
+					}
+				}
+			}
+		}
+		out := w.callResult(res, borrowed)
+		if data[0] == opCall && out[0] == 0 && len(out) > 1 && out[1] == tPyObj {
+			// jsbind.c Js2Py_func_default_call_result: a PyProxy returned
+			// by the call is destroyed with the arguments (roundtrip ones
+			// are kept, and they decode as JsProxies anyway).
+			if ref := w.pyRefOf(res); ref != nil {
+				w.destroy(ref, msgBorrowed, false)
+			}
+		}
+		return out
 
 	case opGetIndex:
 		o := w.object(r.u32())
@@ -239,11 +260,20 @@ func (w *World) op(data []byte) []byte {
 
 	case opHelper:
 		i := int(r.byte())
+		// The high bit asks for the PyProxies made for the arguments to
+		// outlive the call (setitem: jsproxy.c uses plain python2js).
+		keep := i&0x80 != 0
+		i &^= 0x80
 		if i >= len(w.helpers.pyHelpers) {
 			panic(raise(kindRuntimeError, fmt.Sprintf("jsbridge: no helper %d", i)))
 		}
 		var borrowed []*pyRef
-		args := w.readArgs(r, &borrowed)
+		var args []goja.Value
+		if keep {
+			args = w.readArgs(r, nil)
+		} else {
+			args = w.readArgs(r, &borrowed)
+		}
 		res, err := w.helpers.pyHelpers[i](goja.Undefined(), args...)
 		if err != nil {
 			w.destroyBorrowed(borrowed)
@@ -456,6 +486,20 @@ func (w *World) callResult(res goja.Value, borrowed []*pyRef) []byte {
 		}
 	}
 	return b
+}
+
+// failCall answers a call that threw: the thrown value is converted (as
+// Pyodide does) before the argument proxies are destroyed, since it may be
+// one of them. Interrupts and Go errors go up as before.
+func (w *World) failCall(err error, borrowed []*pyRef) []byte {
+	var ex *goja.Exception
+	if !errors.As(err, &ex) {
+		w.destroyBorrowed(borrowed)
+		panic(err)
+	}
+	out := w.encodeThrown(ex.Value())
+	w.destroyBorrowed(borrowed)
+	return out
 }
 
 // destroyBorrowed marks the argument proxies of a failed call destroyed

@@ -38,6 +38,7 @@ const (
 	pyOpPop       = 'p'
 	pyOpSlice     = 'A'
 	pyOpBuffer    = 'B'
+	pyOpBufWrite  = 'W'
 	pyOpDictKeys  = 'K'
 	pyOpCopy      = 'C'
 	pyOpConverter = 'v'
@@ -566,7 +567,7 @@ func (w *World) pyNatives(set func(string, func(goja.FunctionCall) goja.Value)) 
 		if out[0] == tJsErr {
 			panic(w.pythonError(out[1:]))
 		}
-		return w.readBufferView(out, c.Argument(1))
+		return w.readBufferView(ref, out, c.Argument(1))
 	})
 }
 
@@ -595,7 +596,7 @@ func (w *World) newDeferred() deferred {
 // JavaScript's). As Pyodide's PyProxy.getBuffer (pyproxy.ts): typ is one of
 // its type names; strides count elements of the array type; readonly and
 // the contiguity flags are 0 or 1.
-func (w *World) readBufferView(out []byte, typ goja.Value) goja.Value {
+func (w *World) readBufferView(ref *pyRef, out []byte, typ goja.Value) goja.Value {
 	rt := w.rt
 	r := &reader{b: out}
 	format := string(r.bytes(int(r.u32())))
@@ -680,7 +681,23 @@ func (w *World) readBufferView(out []byte, typ goja.Value) goja.Value {
 	_ = o.Set("data", arr)
 	_ = o.Set("c_contiguous", 1)
 	_ = o.Set("f_contiguous", fContiguous)
-	_ = o.Set("release", func(goja.FunctionCall) goja.Value { return goja.Undefined() })
+	// The data is a copy: release() writes a writable buffer back, so
+	// JavaScript that fills pb.data and releases it changes the Python
+	// object as with Pyodide's view of the WebAssembly memory.
+	released := false
+	_ = o.Set("release", func(goja.FunctionCall) goja.Value {
+		if released || readonly != 0 || ref.shared.id == 0 {
+			released = true
+			return goja.Undefined()
+		}
+		released = true
+		b := w.req(pyOpBufWrite, ref)
+		b = append(b, data...)
+		if res := w.dispatch(b); len(res) > 0 && res[0] == tJsErr {
+			panic(w.pythonError(res[1:]))
+		}
+		return goja.Undefined()
+	})
 	return o
 }
 

@@ -43,6 +43,7 @@
   }
   define(G, "PyProxy", PyProxy);
 
+  const ITER_DESTROYED = "This borrowed proxy was automatically destroyed when an iterator was exhausted.";
   const PyLength = {
     get length() { return N.len(this); },
   };
@@ -57,16 +58,24 @@
     has(key) { return N.contains(this, key); },
   };
   const PyIterable = {
+    // pyproxy.ts iter_helper: the PyProxies it yielded are destroyed once
+    // the iterator is exhausted.
     *[Symbol.iterator]() {
       const it = N.iter(this);
+      const yielded = [];
       try {
         while (true) {
           const r = N.next(it, undefined);
-          if (r.done) return;
-          yield r.value;
+          if (r.done) break;
+          const v = r.value;
+          yield v;
+          if (v !== null && (typeof v === "object" || typeof v === "function") && N.isPyProxy(v)) yielded.push(v);
         }
       } finally {
         it.destroy();
+      }
+      for (const v of yielded) {
+        try { N.destroy(v, ITER_DESTROYED, false); } catch (e) { /* already gone */ }
       }
     },
   };
@@ -99,7 +108,8 @@
   };
   const PyCallable = {
     apply(thisArg, jsargs) {
-      jsargs = jsargs === undefined || jsargs === null ? [] : Array.from(jsargs);
+      // As Function.prototype.apply: length and indices, no iteration.
+      jsargs = jsargs === undefined || jsargs === null ? [] : Array.prototype.slice.call(jsargs);
       return N.call(this, thisArg, jsargs, undefined, false);
     },
     call(thisArg, ...jsargs) { return N.call(this, thisArg, jsargs, undefined, false); },
@@ -134,38 +144,41 @@
     const sa = String(a), sb = String(b);
     return sa < sb ? -1 : sa > sb ? 1 : 0;
   };
+  // pyproxy.ts PySequenceMethods: Array.prototype methods applied to the
+  // proxy itself (length + index access), not to a copy made by iterating.
+  const AP = Array.prototype;
   const PySequence = {
-    join(separator) { return Array.prototype.join.call(Array.from(this), separator); },
-    slice(start, stop) { return Array.from(this).slice(start, stop); },
+    get [Symbol.isConcatSpreadable]() { return true; },
+    join(separator) { return AP.join.call(this, separator); },
+    slice(start, stop) { return AP.slice.call(this, start, stop); },
     lastIndexOf(elt, fromIndex) {
-      const a = Array.from(this);
-      return fromIndex === undefined ? a.lastIndexOf(elt) : a.lastIndexOf(elt, fromIndex);
+      if (fromIndex === undefined) fromIndex = this.length;
+      return AP.lastIndexOf.call(this, elt, fromIndex);
     },
-    indexOf(elt, fromIndex) { return Array.from(this).indexOf(elt, fromIndex); },
-    forEach(callbackfn, thisArg) {
-      const n = this.length;
-      for (let i = 0; i < n; i++) callbackfn.call(thisArg, this.get(i), i, this);
-    },
-    map(callbackfn, thisArg) { return Array.from(this).map((v, i) => callbackfn.call(thisArg, v, i, this)); },
-    filter(predicate, thisArg) { return Array.from(this).filter((v, i) => predicate.call(thisArg, v, i, this)); },
-    some(predicate, thisArg) { return Array.from(this).some((v, i) => predicate.call(thisArg, v, i, this)); },
-    every(predicate, thisArg) { return Array.from(this).every((v, i) => predicate.call(thisArg, v, i, this)); },
-    reduce(...args) { return Array.prototype.reduce.apply(Array.from(this), args); },
-    reduceRight(...args) { return Array.prototype.reduceRight.apply(Array.from(this), args); },
-    at(index) { return Array.from(this).at(index); },
-    concat(...rest) { return Array.from(this).concat(...rest); },
+    indexOf(elt, fromIndex) { return AP.indexOf.call(this, elt, fromIndex); },
+    forEach(callbackfn, thisArg) { AP.forEach.call(this, callbackfn, thisArg); },
+    map(callbackfn, thisArg) { return AP.map.call(this, callbackfn, thisArg); },
+    filter(predicate, thisArg) { return AP.filter.call(this, predicate, thisArg); },
+    some(predicate, thisArg) { return AP.some.call(this, predicate, thisArg); },
+    every(predicate, thisArg) { return AP.every.call(this, predicate, thisArg); },
+    reduce(...args) { return AP.reduce.apply(this, args); },
+    reduceRight(...args) { return AP.reduceRight.apply(this, args); },
+    at(index) { return AP.at.call(this, index); },
+    concat(...rest) { return AP.concat.apply(this, rest); },
     includes(elt) { return N.contains(this, elt); },
-    entries() { return Array.from(this).entries(); },
-    keys() { return Array.from(this).keys(); },
-    values() { return Array.from(this).values(); },
-    find(predicate, thisArg) { return Array.from(this).find((v, i) => predicate.call(thisArg, v, i, this)); },
-    findIndex(predicate, thisArg) { return Array.from(this).findIndex((v, i) => predicate.call(thisArg, v, i, this)); },
+    entries() { return AP.entries.call(this); },
+    keys() { return AP.keys.call(this); },
+    values() { return AP.values.call(this); },
+    find(predicate, thisArg) { return AP.find.call(this, predicate, thisArg); },
+    findIndex(predicate, thisArg) { return AP.findIndex.call(this, predicate, thisArg); },
+    // Iterates, so (as in Pyodide) element proxies are destroyed before
+    // JSON.stringify reads them.
     toJSON() { return Array.from(this); },
   };
   const PyMutableSequence = {
     reverse() { N.method(this, "reverse", []); return this; },
     sort(compareFn) {
-      const a = Array.from(this).sort(compareFn || defaultCompare);
+      const a = AP.slice.call(this).sort(compareFn || defaultCompare);
       N.sliceAssign(this, 0, a.length, a);
       return this;
     },
@@ -186,13 +199,13 @@
       return this.length;
     },
     copyWithin(...args) {
-      const a = Array.from(this);
+      const a = AP.slice.call(this);
       Array.prototype.copyWithin.apply(a, args);
       N.sliceAssign(this, 0, a.length, a);
       return this;
     },
     fill(...args) {
-      const a = Array.from(this);
+      const a = AP.slice.call(this);
       Array.prototype.fill.apply(a, args);
       N.sliceAssign(this, 0, a.length, a);
       return this;

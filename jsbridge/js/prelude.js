@@ -662,6 +662,35 @@
     return obj;
   });
 
+  // ---- JSON.parse: numbers out of float64 range ----
+  // goja's JSON.parse rejects 1e400; JavaScript reads it as Infinity (and
+  // 1e-400 as 0). On that error only, parse again with such literals
+  // replaced by marker strings that a reviver turns back into numbers.
+  {
+    const nativeParse = JSON.parse;
+    const NUM = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+    const MARK = "\u0000wasmpy-num:";
+    const parse = function parse(text, reviver) {
+      try {
+        return reviver === undefined ? nativeParse(text) : nativeParse(text, reviver);
+      } catch (e) {
+        const src = String(text);
+        if (!(e instanceof SyntaxError) || !/cannot unmarshal number/.test(String(e.message))) throw e;
+        const marked = src.replace(NUM, (tok) => {
+          if (tok[0] === '"') return tok;
+          const n = Number(tok);
+          return n === Infinity || n === -Infinity || (n === 0 && /[1-9]/.test(tok.split(/[eE]/)[0])) ? JSON.stringify(MARK + tok) : tok;
+        });
+        const unmark = (v) => (typeof v === "string" && v.startsWith(MARK) ? Number(v.slice(MARK.length)) : v);
+        if (typeof reviver === "function") {
+          return nativeParse(marked, function (k, v) { return reviver.call(this, k, unmark(v)); });
+        }
+        return nativeParse(marked, (k, v) => unmark(v));
+      }
+    };
+    define(JSON, "parse", parse);
+  }
+
   // ---- Date: V8's name for UTC in toString ----
   for (const name of ["toString", "toTimeString"]) {
     const orig = Date.prototype[name];

@@ -527,6 +527,21 @@ def _helper(index: int, *args: Any) -> Any:
             _objs.pop(i, None)
 
 
+def _helper_keep(index: int, *args: Any) -> Any:
+    """_helper whose new PyProxies outlive the call (Pyodide's setitem
+    converts the value with python2js and never destroys it)."""
+    b = bytearray(b"H")
+    b.append(index | 0x80)
+    b += _u32(len(args))
+    for a in args:
+        _enc(b, a)
+    b += b"\0\0\0\0"
+    r = _hostcall(HOST, b)
+    if r[0] == 65:  # 'A'
+        raise KeyError
+    return _dec(r, 0)[0]
+
+
 def _helper_maybe(index: int, *args: Any) -> tuple[bool, Any]:
     try:
         return True, _helper(index, *args)
@@ -770,8 +785,9 @@ class JsProxy(metaclass=_JsProxyMeta):
         """Creates a copy of the JsProxy with a signature bound to it (no-op here)."""
         return self
 
+    # CPython's reduce_newobj names the C type by tp_name.
     def __reduce__(self):
-        raise TypeError(f"cannot pickle '{type(self).__name__}' object")
+        raise TypeError("cannot pickle 'pyodide.ffi.JsProxy' object")
 
 
 _names: dict[str, bytes] = {}
@@ -862,8 +878,10 @@ class JsException(JsProxy, Exception):
     def args(self, value: Any) -> None:
         pass
 
+    # Exception.__str__ of args[0]: the error's toString(), so an empty
+    # message gives just the name (jsproxy.c JsProxy_Repr).
     def __str__(self) -> str:
-        return f"{self.name}: {self.message}"
+        return _helper(H_REPR, self)
 
     def __repr__(self) -> str:
         return _helper(H_REPR, self)
@@ -1279,7 +1297,7 @@ class _AssignSubscript:
     __slots__ = ()
 
     def __setitem__(self, key, value):
-        _helper(H_MAPSET, self, key, value)
+        _helper_keep(H_MAPSET, self, key, value)
 
     def __delitem__(self, key):
         if not _helper(H_MAPDELETE, self, key):
@@ -1397,7 +1415,7 @@ class _ObjMap(_MutableMapping):
     def __setitem__(self, key, value):
         if not isinstance(key, str):
             raise TypeError("Can only assign keys of type string to JavaScript object map")
-        _helper(H_OBJMAPSET, self, key, value)
+        _helper_keep(H_OBJMAPSET, self, key, value)
 
     def __delitem__(self, key):
         if not isinstance(key, str):
@@ -1717,17 +1735,26 @@ class _Buffer:
             raise ValueError(f"Failed to decode Javascript TypedArray as {encoding or 'utf8'}")
         return s
 
+    # jslib.c JsvBuffer_writeToFile/readFromFile: one write/read on the
+    # file's descriptor (file.fileno()), past Python's buffering; a short
+    # read leaves the rest of the buffer as it was.
     def to_file(self, file, /) -> None:
         """Writes a buffer to a file."""
-        file.write(self.to_bytes())
+        import os
+
+        fd = file.fileno()
+        os.write(fd, self.to_bytes())
 
     def from_file(self, file, /) -> None:
         """Reads from a file into a buffer."""
-        _, _, nbytes = self._info()
-        data = file.read(nbytes)
-        if isinstance(data, str):
-            data = data.encode()
-        self.assign(data)
+        import os
+
+        fd = file.fileno()
+        cur = self.to_bytes()
+        data = os.read(fd, len(cur))
+        if len(data) < len(cur):
+            data += cur[len(data):]
+        _check(_hostcall(HOST, b"w" + self._hb + data))
 
     def _into_file(self, file, /) -> None:
         file.seek(0)
@@ -2686,6 +2713,16 @@ def _op_buffer(data: bytes) -> bytes:
     return bytes(b)
 
 
+def _op_bufwrite(data: bytes) -> bytes:
+    """PyBufferView.release(): the JavaScript copy back into the object."""
+    obj = _objs[_u64_at(data, 1)[0]]
+    m = memoryview(obj)
+    new = data[9:]
+    if not m.readonly and m.c_contiguous and m.nbytes == len(new):
+        m.cast("B")[:] = new
+    return b"u"
+
+
 def _op_copy(data: bytes) -> bytes:
     obj = _objs[_u64_at(data, 1)[0]]
     b = bytearray(b"P")
@@ -2726,6 +2763,7 @@ _OPS = {
     ord("p"): _op_pop,
     ord("A"): _op_slice,
     ord("B"): _op_buffer,
+    ord("W"): _op_bufwrite,
     ord("C"): _op_copy,
     ord("F"): _settle_future,
 }

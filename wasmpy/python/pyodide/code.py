@@ -243,7 +243,8 @@ def find_imports(source: str) -> list[str]:
             for alias in node.names:
                 add(alias.name)
         elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and node.module:
+            # _base.py find_imports: relative imports count by module name.
+            if node.module:
                 add(node.module)
     return sorted(found)
 

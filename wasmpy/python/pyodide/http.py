@@ -476,6 +476,13 @@ async def pyfetch(url: str, /, *, signal: Any = None, fetcher: Any = None, **kwa
 _SPECIAL_SCHEMES = ("http", "https", "ws", "wss", "ftp")
 
 
+# Where Pyodide defines them (pyodide/http/_pyfetch.py, _exceptions.py).
+for _c in (HttpStatusError, BodyUsedError, AbortError, XHRError, XHRNetworkError):
+    _c.__module__ = "pyodide.http._exceptions"
+FetchResponse.__module__ = "pyodide.http._pyfetch"
+pyfetch.__module__ = "pyodide.http._pyfetch"
+
+
 def _check_url(url: Any) -> None:
     """Raise what fetch raises (a JsException TypeError, from the Request
     constructor in Pyodide's pyfetch) for a URL that does not parse."""
