@@ -372,6 +372,20 @@ async def main():
     except JsException as e:
         print(type(e).__name__, e.name, str(e).strip().splitlines()[-1])
 asyncio.run(main())`, "JsException PythonError ValueError: inside\n"},
+		// Awaiting a call's settled promise does not yield when nothing else
+		// would run (PyodideFuture.__await__), and yields when a task is ready.
+		{"await of a settled promise keeps the order", `order = []
+async def other():
+    order.append("other")
+async def main():
+    asyncio.ensure_future(other())
+    order.append(await js.Promise.resolve("awaited"))
+    f = js.Promise.resolve(1)
+    print(f.done())
+    await asyncio.sleep(0)
+    print(f.done(), await f, await js.Promise.resolve(2))
+asyncio.run(main())
+print(order)`, "False\nTrue 1 2\n['other', 'awaited']\n"},
 		{"js awaits coroutine", `async def add(a, b):
     await asyncio.sleep(0)
     return a + b

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import collections.abc as cabc
+import contextvars
 import itertools
 import json
 import keyword
@@ -1266,7 +1267,11 @@ def _promise_future(p: JsProxy) -> asyncio.Future:
             return fut
         _futures.pop(token, None)
         outcome = early
-    loop.call_soon(_settle_outcome, fut, outcome)
+    # An empty context: settling runs no user code (the future's own
+    # callbacks keep theirs), so the request's context is not captured.
+    h = loop.call_soon(_settle_outcome, fut, outcome, context=contextvars.Context())
+    if hasattr(fut, "_pending_settle"):
+        fut._pending_settle = h  # see PyodideFuture.__await__
     return fut
 
 

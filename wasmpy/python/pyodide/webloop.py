@@ -49,7 +49,7 @@ import traceback
 import weakref
 from asyncio import Future, Task, base_futures, coroutines, events, futures, tasks
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -76,6 +76,32 @@ TARGET = "webloop"
 class PyodideFuture(Future[T]):
     """A :class:`asyncio.Future` with ``then``, ``catch`` and ``finally_``, after
     JavaScript's Promise. ``loop.create_future()`` returns these."""
+
+    # The handle that will settle this future from an outcome known already
+    # (a call that returned a settled promise), until it is awaited.
+    _pending_settle: events.Handle | None = None
+
+    def __await__(self) -> Generator[Any, None, T]:
+        h = self._pending_settle
+        if h is not None:
+            self._pending_settle = None
+            loop = self.get_loop()
+            # Awaiting yields once, and then only that handle and the task's
+            # wakeup would run, unless something else is ready in Python or on
+            # the Go loop. When nothing is, settling now without yielding is
+            # the same, without two trips through the loop.
+            if (
+                isinstance(loop, WebLoop)
+                and not self.done()
+                and len(loop._ready) == 1
+                and loop._ready[0] is h
+                and loop._host.more()
+            ):
+                loop._ready.clear()
+                h._run()  # type: ignore[attr-defined]
+        return super().__await__()  # type: ignore[misc]
+
+    __iter__ = __await__
 
     def __repr__(self) -> str:
         # Pyodide's WebLoop adds its _decrement_in_progress as a done callback
