@@ -272,6 +272,59 @@ try:
     copy.copy(run_js("({})"))
 except TypeError as e:
     print(e)`, "cannot pickle 'pyodide.ffi.JsProxy' object\n"},
+		// _core_docs.py: JsDomElement, JsWeakRef and JsFetchResponse inherit
+		// _js_type_flags = 0 (true of every JsProxy); JsCallableDoubleProxy
+		// inherits JsDoubleProxy's.
+		{"isinstance flagless classes", `
+for v in [js.Object.new(), js.Math.max, create_proxy([1]), create_proxy(len)]:
+    print([c.__name__ for c in (JsDomElement, JsWeakRef, JsFetchResponse, JsCallableDoubleProxy, JsDoubleProxy) if isinstance(v, c)])
+print(isinstance(1, JsDomElement))`, "['JsDomElement', 'JsWeakRef', 'JsFetchResponse']\n['JsDomElement', 'JsWeakRef', 'JsFetchResponse']\n" +
+			"['JsDomElement', 'JsWeakRef', 'JsFetchResponse', 'JsCallableDoubleProxy', 'JsDoubleProxy']\n['JsDomElement', 'JsWeakRef', 'JsFetchResponse', 'JsCallableDoubleProxy', 'JsDoubleProxy']\nFalse\n"},
+		// jsproxy.c JsException_new: PyArg_ParseTupleAndKeywords "s|ss".
+		{"JsException constructor arguments", `
+for args, kw in [((), {}), ((1,), {}), (("a", 2), {}), (("a", "b", "c", "d"), {}), ((None,), {}), ((js.Object.new(),), {}), ((), {"name": "K", "message": "M"})]:
+    try:
+        e = JsException(*args, **kw)
+        print(repr(e), e.name, repr(e.message))
+    except TypeError as x:
+        print(x)`, "__new__() missing required argument 'name' (pos 1)\n__new__() argument 1 must be str, not int\n__new__() argument 2 must be str, not int\n" +
+			"__new__() takes at most 3 arguments (4 given)\n__new__() argument 1 must be str, not None\n__new__() argument 1 must be str, not pyodide.ffi.JsProxy\nK: M K 'M'\n"},
+		// jsproxy.c JsProxy_GetAttr: `in` on a symbol throws when the value is undefined.
+		{"symbol attribute", `
+print(run_js("Symbol('d')").description)
+try:
+    run_js("Symbol()").description
+except JsException as e:
+    print(e.name, e.message)`, "d\nTypeError Cannot use 'in' operator to search for 'description' in Symbol()\n"},
+		// Deliberately not Pyodide's output ([[1,"v"],[1,"v"]]): its converter
+		// cache (python2js_custom) is keyed by address without holding the
+		// object, so a freed temporary's result is reused for a later one.
+		// wasmpy keeps what it caches alive and converts each one.
+		{"default_converter convert cache", `
+class V:
+    def __init__(self, n): self.n = n
+print(js.JSON.stringify(to_js([V(1), V(2)], default_converter=lambda v, convert, cache: convert([v.n, 'v']))))`, "[[1,\"v\"],[2,\"v\"]]\n"},
+		// WHATWG URL (Node): a relative URL against a base; origin keeps the port.
+		{"URL base and origin", `
+u = js.URL.new("../other?q=1", "https://example.com/a/b/c")
+print(u.href, js.URL.new("https://h.com:8080/p").origin, js.URL.new("https://h.com:443/").origin, js.URL.new("x", "http://h/") .constructor.name)
+print(js.URL.new("/p", js.URL.new("http://h/q")).href, js.URL.new("ws://h:80/").origin, js.URL.new("file:///x").origin, js.URL.new("?q=2", "http://h/a/b").href)`,
+			"https://example.com/a/other?q=1 https://h.com:8080 https://h.com URL\nhttp://h/p ws://h null http://h/a/b?q=2\n"},
+		// WHATWG UTF-8 decode: one U+FFFD per maximal subpart.
+		{"TextDecoder replacement", `
+d = js.TextDecoder.new()
+for b in [b'\xff\xfe', b'\xe2\x82a', b'\xf0\x9f\x98', b'a\xc0\xafb', b'\xed\xa0\x80']:
+    print([hex(ord(c)) for c in d.decode(to_js(b))])`,
+			"['0xfffd', '0xfffd']\n['0xfffd', '0x61']\n['0xfffd']\n['0x61', '0xfffd', '0xfffd', '0x62']\n['0xfffd', '0xfffd', '0xfffd']\n"},
+		// ECMAScript Number(bigint) rounds the exact value (goja truncated to int64).
+		{"Number of a BigInt", `
+print(run_js("[Number(2n ** 64n), Number(-(2n ** 70n)), Number(5n), new Number(3n) + 0, Number(), new Number(1) instanceof Number, Number.prototype.constructor === Number, Number.name].join()"))
+print(js.Number(2**64))`, "18446744073709552000,-1.1805916207174113e+21,5,3,0,true,true,Number\n1.8446744073709552e+19\n"},
+		// _pyodide/_base.py CodeRunner: self.code is set by compile().
+		{"CodeRunner code attribute", `
+from pyodide.code import CodeRunner
+cr = CodeRunner("1 + 1")
+print(hasattr(cr, "code"), cr.compile().code.co_name, cr.run({}))`, "False <module> 2\n"},
 	}
 	e.run(t, cases)
 }

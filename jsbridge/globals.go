@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -113,6 +114,17 @@ func (w *World) installGlobals() error {
 			return goja.Null()
 		}
 		return s
+	})
+	set("resolveURL", func(c goja.FunctionCall) goja.Value {
+		base, err := neturl.Parse(c.Argument(1).String())
+		if err != nil || !base.IsAbs() {
+			return goja.Null()
+		}
+		ref, err := neturl.Parse(c.Argument(0).String())
+		if err != nil {
+			return goja.Null()
+		}
+		return rt.ToValue(base.ResolveReference(ref).String())
 	})
 	set("isPyProxy", func(c goja.FunctionCall) goja.Value {
 		return rt.ToValue(w.pyRefOf(c.Argument(0)) != nil)
@@ -332,8 +344,53 @@ func decodeText(b []byte, enc string, fatal, ignoreBOM bool) (goja.Value, bool) 
 	if fatal {
 		return nil, false
 	}
-	// Replace invalid sequences with U+FFFD, as WHATWG UTF-8 decode does.
-	return goja.StringFromUTF16(utf16.Encode([]rune(strings.ToValidUTF8(string(b), "\uFFFD")))), true
+	return goja.StringFromUTF16(utf16.Encode(utf8Replace(b))), true
+}
+
+// utf8Replace decodes b replacing each maximal subpart of an ill-formed
+// sequence with one U+FFFD, as WHATWG UTF-8 decode does ("\xff\xfe" gives
+// two, a truncated "\xe2\x82" one).
+func utf8Replace(b []byte) []rune {
+	out := make([]rune, 0, len(b))
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r != utf8.RuneError || size > 1 {
+			out = append(out, r)
+			i += size
+			continue
+		}
+		out = append(out, utf8.RuneError)
+		i += utf8MaximalSubpart(b[i:])
+	}
+	return out
+}
+
+// utf8MaximalSubpart is the length of the longest prefix of b (which does
+// not start a valid sequence) that could begin one, at least 1.
+func utf8MaximalSubpart(b []byte) int {
+	need, lo, hi := 0, byte(0x80), byte(0xBF)
+	switch c := b[0]; {
+	case c >= 0xC2 && c <= 0xDF:
+		need = 1
+	case c == 0xE0:
+		need, lo = 2, 0xA0
+	case c == 0xED:
+		need, hi = 2, 0x9F
+	case c >= 0xE1 && c <= 0xEF:
+		need = 2
+	case c == 0xF0:
+		need, lo = 3, 0x90
+	case c == 0xF4:
+		need, hi = 3, 0x8F
+	case c >= 0xF1 && c <= 0xF3:
+		need = 3
+	}
+	n := 1
+	for n <= need && n < len(b) && b[n] >= lo && b[n] <= hi {
+		n++
+		lo, hi = 0x80, 0xBF
+	}
+	return n
 }
 
 // runModule runs one of the package's embedded scripts: each evaluates to a

@@ -159,10 +159,20 @@ func (w *World) op(data []byte) []byte {
 	r := &reader{b: data[1:]}
 	switch data[0] {
 	case opGetAttr:
-		o := w.object(r.u32())
+		id := r.u32()
 		name := string(r.rest())
+		o, isObj := w.handles.get(id).(*goja.Object)
+		if !isObj {
+			o = w.object(id)
+		}
 		v := o.Get(name)
-		if v == nil {
+		if v == nil || (!isObj && goja.IsUndefined(v)) {
+			// jsproxy.c tells a missing name from an undefined value with
+			// `in`, which throws on a symbol (the one primitive a JsProxy
+			// holds): Symbol().description raises.
+			if sym, ok := w.handles.get(id).(*goja.Symbol); ok {
+				panic(w.rt.NewTypeError("Cannot use 'in' operator to search for '%s' in Symbol(%s)", name, sym.String()))
+			}
 			return []byte{tMissing}
 		}
 		if fo, ok := v.(*goja.Object); ok {

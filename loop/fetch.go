@@ -254,6 +254,14 @@ func (f *Fetcher) Fetch(ctx context.Context, req *Request) (*Response, error) {
 		return nil, f.classify(ctx, u, err)
 	}
 	defer hresp.Body.Close()
+	if bodyless(hresp.StatusCode) && hresp.Header.Get("Content-Length") != "" && hresp.Header.Get("Content-Length") != "0" {
+		// A server that sends a body after a 204/304 leaves bytes that the
+		// next request on the kept-alive connection would read as its
+		// response: drop the connection (now idle) instead of reusing it.
+		if ci, ok := client.Transport.(interface{ CloseIdleConnections() }); ok {
+			ci.CloseIdleConnections()
+		}
+	}
 
 	limit := f.MaxResponseBytes
 	if limit <= 0 {
@@ -285,6 +293,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req *Request) (*Response, error) {
 }
 
 var errFetchTimeout = errors.New("fetch timed out")
+
+// bodyless reports whether a response with this status has no body whatever
+// its headers say (RFC 9110: 1xx, 204, 304).
+func bodyless(status int) bool {
+	return status/100 == 1 || status == http.StatusNoContent || status == http.StatusNotModified
+}
 
 // classify turns a net/http error into a FetchError.
 func (f *Fetcher) classify(ctx context.Context, u *url.URL, err error) error {

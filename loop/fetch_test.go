@@ -1,10 +1,12 @@
 package loop
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -227,5 +229,54 @@ func TestFetchStartAndAbort(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("abort did not complete the fetch")
+	}
+}
+
+// A server that sends a body after a 204 (as the conformance fixture's
+// /status/204 does) must not break the next request on the kept-alive
+// connection: the body arrives as a second write, after the headers.
+func TestFetchAfterNoContentWithBody(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if req.URL.Path == "/204" {
+						io.WriteString(c, "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n")
+						time.Sleep(20 * time.Millisecond)
+						io.WriteString(c, "status 204")
+					} else {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					}
+				}
+			}(c)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	f := &Fetcher{Policy: AllowHosts("127.0.0.1")}
+	for i := 0; i < 3; i++ {
+		r, err := f.Fetch(context.Background(), &Request{URL: base + "/204"})
+		if err != nil || r.Status != 204 {
+			t.Fatalf("204: %v %v", r, err)
+		}
+		r, err = f.Fetch(context.Background(), &Request{URL: base + "/ok"})
+		if err != nil || r.Status != 200 || string(r.Body) != "ok" {
+			t.Fatalf("request after 204: %v %v", r, err)
+		}
 	}
 }

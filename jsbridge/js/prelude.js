@@ -699,6 +699,67 @@
     }[name]);
   }
 
+  // ---- URL (goja_nodejs): resolve against a base as WHATWG does (its own
+  // resolution drops the base's directory for "../x"), origin keeps the port.
+  {
+    const NodeURL = G.URL;
+    const URL = function URL(url, base) {
+      if (new.target === undefined) throw new TypeError("Class constructor URL cannot be invoked without 'new'");
+      if (arguments.length === 0) throw new TypeError('The "url" argument must be specified');
+      if (base !== undefined) {
+        const abs = N.resolveURL(String(url), String(base));
+        if (abs !== null) return Reflect.construct(NodeURL, [abs], new.target);
+      }
+      return Reflect.construct(NodeURL, base === undefined ? [url] : [url, base], new.target);
+    };
+    for (const k of Reflect.ownKeys(NodeURL)) {
+      if (k !== "prototype" && k !== "length" && k !== "name") {
+        Object.defineProperty(URL, k, Object.getOwnPropertyDescriptor(NodeURL, k));
+      }
+    }
+    const special = new Set(["http:", "https:", "ws:", "wss:", "ftp:"]);
+    const proto = Object.create(NodeURL.prototype);
+    Object.defineProperty(proto, "constructor", { value: URL, writable: true, configurable: true });
+    Object.defineProperty(proto, "origin", {
+      get() { const p = this.protocol; return special.has(p) ? p + "//" + this.host : "null"; },
+      enumerable: true, configurable: true,
+    });
+    Object.defineProperty(proto, Symbol.toStringTag, { value: "URL", configurable: true });
+    Object.defineProperty(URL, "prototype", { value: proto });
+    if (G.URLSearchParams && !Object.prototype.hasOwnProperty.call(G.URLSearchParams.prototype, Symbol.toStringTag)) {
+      try {
+        Object.defineProperty(G.URLSearchParams.prototype, Symbol.toStringTag, { value: "URLSearchParams", configurable: true });
+      } catch (e) { /* not extensible */ }
+    }
+    define(G, "URL", URL);
+  }
+
+  // ---- Number(bigint): goja truncates to int64; the spec rounds the exact
+  // value (Number(2n ** 64n) is 18446744073709551616).
+  {
+    const NativeNumber = Number;
+    const toNum = (v) => (typeof v === "bigint" && (v > 9007199254740991n || v < -9007199254740991n)) ? NativeNumber.parseFloat(v.toString()) : v;
+    const arg = (args) => {
+      if (args.length === 0) return 0;
+      const v = args[0];
+      return toNum(typeof v === "object" && v !== null && v instanceof BigInt ? v.valueOf() : v);
+    };
+    // goja gives a plain call made inside a constructor that constructor's
+    // new.target: a construct call is one whose `this` was made from it.
+    const Num = function Number(value) {
+      const nt = new.target;
+      if (nt !== undefined && this !== null && typeof this === "object" && Object.getPrototypeOf(this) === nt.prototype) {
+        return Reflect.construct(NativeNumber, [arg(arguments)], nt);
+      }
+      return NativeNumber(arg(arguments));
+    };
+    for (const k of Reflect.ownKeys(NativeNumber)) {
+      if (k !== "length" && k !== "name") Object.defineProperty(Num, k, Object.getOwnPropertyDescriptor(NativeNumber, k));
+    }
+    Object.defineProperty(NativeNumber.prototype, "constructor", { value: Num, writable: true, configurable: true, enumerable: false });
+    define(G, "Number", Num);
+  }
+
   // ---- navigator ----
   define(G, "navigator", { userAgent: "wasmpy", language: "en-US", languages: ["en-US"], hardwareConcurrency: 1, onLine: true });
 

@@ -902,8 +902,38 @@ class JsException(JsProxy, Exception):
     __hash__ = object.__hash__
 
 
-def _new_exc(name: str = "Error", message: str = "", stack: str = "") -> JsException:
-    return _helper(H_NEWERROR, name, message, stack)
+def _new_exc(*args: Any, **kwargs: Any) -> JsException:
+    # As jsproxy.c JsException_new: PyArg_ParseTupleAndKeywords "s|ss".
+    names = ("name", "message", "stack")
+    if len(args) + len(kwargs) > 3:
+        raise TypeError(f"__new__() takes at most 3 arguments ({len(args) + len(kwargs)} given)")
+    vals: list[Any] = list(args) + [None] * (3 - len(args))
+    for i, n in enumerate(names):
+        if n in kwargs:
+            if i < len(args):
+                raise TypeError(f"argument for __new__() given by name ('{n}') and position ({i + 1})")
+            vals[i] = kwargs[n]
+    for k in kwargs:
+        if k not in names:
+            raise TypeError(f"'{k}' is an invalid keyword argument for __new__()")
+    if not args and "name" not in kwargs:
+        raise TypeError("__new__() missing required argument 'name' (pos 1)")
+    for i, v in enumerate(vals):
+        if (v is not None or i < len(args) or names[i] in kwargs) and not isinstance(v, str):
+            raise TypeError(f"__new__() argument {i + 1} must be str, not {_c_type_name(v)}")
+    return _helper(H_NEWERROR, vals[0], vals[1] or "", vals[2] or "")
+
+
+def _c_type_name(v: Any) -> str:
+    # What CPython's argument parser names a value's type (tp_name).
+    if v is None:
+        return "None"
+    t = type(v)
+    if isinstance(v, JsProxy):
+        return "pyodide.ffi." + ("JsException" if isinstance(v, JsException) else "JsProxy")
+    if t.__flags__ & (1 << 9) or t.__module__ == "builtins":
+        return t.__name__
+    return f"{t.__module__}.{t.__qualname__}"
 
 
 # -- mixins (behaviour chosen by flags, as in Pyodide's JsProxy_create_subtype) --
@@ -1940,6 +1970,9 @@ class _ToJs:
     def converter(self, y: Any) -> Any:
         if _is_immutable(y) or isinstance(y, JsProxy):
             return y
+        # (Pyodide's converter caches by address without holding the object,
+        # so a temporary freed within one to_js can hand its result to a later
+        # object at the same address; here what is cached is kept alive.)
         v = self.run(y, self.depth)
         if isinstance(v, JsProxy):
             self.keep.append(y)
@@ -2850,8 +2883,12 @@ JsMutableMap = _public(
 JsPromise = _public("JsPromise", (JsProxy,), (IS_AWAITABLE,), "A JsProxy of a Promise or other thenable")
 JsDoubleProxy = _public("JsDoubleProxy", (JsProxy,), (IS_DOUBLE_PROXY,), "A double proxy created with create_proxy.")
 JsCallableDoubleProxy = _public(
-    "JsCallableDoubleProxy", (JsDoubleProxy, JsCallable), (IS_DOUBLE_PROXY | IS_CALLABLE,), "A callable double proxy"
+    "JsCallableDoubleProxy", (JsDoubleProxy, JsCallable), (IS_DOUBLE_PROXY,), "A callable double proxy"
 )
-JsWeakRef = _public("JsWeakRef", (JsProxy,), (), "A JsProxy of a JavaScript WeakRef.")
-JsFetchResponse = _public("JsFetchResponse", (JsProxy,), (), "A JsProxy of a fetch Response.")
-JsDomElement = _public("JsDomElement", (JsProxy,), (), "A JsProxy of a DOM element.")
+# These three inherit _js_type_flags = 0 in Pyodide's _core_docs.py, and
+# 0 & flags == 0: isinstance() is true of every JsProxy; so is the
+# JsCallableDoubleProxy check of a non-callable double proxy (it inherits
+# JsDoubleProxy's flags).
+JsWeakRef = _public("JsWeakRef", (JsProxy,), (0,), "A JsProxy of a JavaScript WeakRef.")
+JsFetchResponse = _public("JsFetchResponse", (JsProxy,), (0,), "A JsProxy of a fetch Response.")
+JsDomElement = _public("JsDomElement", (JsProxy,), (0,), "A JsProxy of a DOM element.")

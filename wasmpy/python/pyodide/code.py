@@ -103,7 +103,7 @@ class CodeRunner:
         self._flags = flags
         self._dont_inherit = dont_inherit
         self._optimize = optimize
-        self.code = None
+        # self.code exists only once compile() ran, as in _pyodide/_base.py.
         self.ast = compile(self._source, filename, mode, flags | ast.PyCF_ONLY_AST)
 
     def compile(self) -> CodeRunner:
