@@ -108,6 +108,7 @@ type Interpreter struct {
 	argBuf, argCap uint32
 
 	gen         atomic.Uint64 // counts top-level calls; 0 bit = a call is running
+	pendSIGINT  atomic.Bool   // InterruptNext: raise SIGINT when the next call begins
 	wake        chan struct{}
 	intr        atomic.Pointer[chan struct{}] // closed by an interrupt (see hostCtx)
 	callCancel  atomic.Pointer[context.CancelCauseFunc]
@@ -589,7 +590,27 @@ func (in *Interpreter) beginCall() {
 	mem.WriteUint32Le(in.sigIsTripped, 0)
 	g := in.gen.Add(1) // odd: running
 	go in.ticker(g)
+	if in.pendSIGINT.Swap(false) {
+		in.Interrupt()
+	}
 }
+
+// InterruptNext interrupts the call in progress, or if none is, the next one
+// when it begins (before any of its Python code runs), unless
+// CancelInterruptNext comes first: for an interrupt meant for a call that is
+// about to be made.
+func (in *Interpreter) InterruptNext() {
+	in.pendSIGINT.Store(true)
+	// If a call began meanwhile, it may have looked already: deliver it here
+	// unless it took it.
+	if in.gen.Load()%2 == 1 && in.pendSIGINT.CompareAndSwap(true, false) {
+		in.Interrupt()
+	}
+}
+
+// CancelInterruptNext forgets an interrupt InterruptNext kept for the next
+// call.
+func (in *Interpreter) CancelInterruptNext() { in.pendSIGINT.Store(false) }
 
 // tickEvery is how often a running guest is made to call the host, where
 // the garbage collector can run (see internal/gcpause): without it, a long

@@ -71,6 +71,15 @@ type Kernel struct {
 
 	saving sync.WaitGroup // the start-up snapshot being saved
 	block  func(ctx context.Context, ready <-chan struct{}) error
+
+	// An interrupt that comes while a Call waits to reach the interpreter
+	// (the loop is busy, or the guest call has not begun) is kept for that
+	// Call's dispatch instead of being lost (or landing in a task of an
+	// earlier cell that runs meanwhile).
+	intrMu      sync.Mutex
+	calls       int  // Calls in progress
+	dispatching bool // a Call's dispatch is under way on the loop goroutine
+	intrPending bool // an interrupt for the Call whose dispatch has not begun
 }
 
 var _ interp.Interpreter = (*Kernel)(nil)
@@ -171,7 +180,7 @@ func (k *Kernel) boot(ctx context.Context, r *Runtime, cfg KernelConfig, snap *S
 		return fmt.Errorf("start IPython in the sandbox: %w", err)
 	}
 	t2 := time.Now()
-	reply, err := k.dispatch(ctx, interp.Request{Op: "kernel_info"}, nil)
+	reply, err := k.dispatch(ctx, interp.Request{Op: "kernel_info"}, nil, false)
 	k.log.Debug("interpreter boot", "restored", snap != nil, "instantiate", t1.Sub(t0),
 		"setup", tSetup.Sub(t1), "ipython", t2.Sub(tSetup), "kernel_info", time.Since(t2))
 	if err != nil {
@@ -208,7 +217,7 @@ func (k *Kernel) snapshot(ctx context.Context, cfg KernelConfig, key string) err
 		warm = append(warm[:len(warm):len(warm)], warmCompletion...)
 	}
 	for _, warm := range warm {
-		if _, err := k.dispatch(ctx, warm, discard{}); err != nil {
+		if _, err := k.dispatch(ctx, warm, discard{}, false); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -304,8 +313,21 @@ func (k *Kernel) Interpreter() *Interpreter { return k.in }
 // Info implements interp.Interpreter.
 func (k *Kernel) Info() interp.LanguageInfo { return k.info }
 
-// Interrupt implements interp.Interpreter.
-func (k *Kernel) Interrupt() { k.in.Interrupt() }
+// Interrupt implements interp.Interpreter: it interrupts the Call in
+// progress, also when its dispatch has not reached the interpreter yet (it
+// then begins with KeyboardInterrupt), or, between Calls, whatever runs.
+func (k *Kernel) Interrupt() {
+	k.intrMu.Lock()
+	defer k.intrMu.Unlock()
+	switch {
+	case k.calls == 0:
+		k.in.Interrupt()
+	case k.dispatching:
+		k.in.InterruptNext()
+	default:
+		k.intrPending = true
+	}
+}
 
 // Close implements interp.Interpreter.
 //
@@ -326,10 +348,32 @@ func (k *Kernel) Call(ctx context.Context, req interp.Request, ev interp.Events)
 		out json.RawMessage
 		err error
 	}
+	k.intrMu.Lock()
+	k.calls++
+	k.intrMu.Unlock()
+	defer func() {
+		k.intrMu.Lock()
+		if k.calls--; k.calls == 0 {
+			k.intrPending = false
+		}
+		k.intrMu.Unlock()
+	}()
 	done := make(chan result, 1)
 	go func() {
 		var r result
-		if err := k.run(ctx, func() { r.out, r.err = k.dispatch(ctx, req, ev) }); err != nil {
+		err := k.run(ctx, func() {
+			k.intrMu.Lock()
+			k.dispatching = true
+			interrupted := k.intrPending
+			k.intrPending = false
+			k.intrMu.Unlock()
+			r.out, r.err = k.dispatch(ctx, req, ev, interrupted)
+			k.intrMu.Lock()
+			k.dispatching = false
+			k.in.CancelInterruptNext()
+			k.intrMu.Unlock()
+		})
+		if err != nil {
 			r.err = fmt.Errorf("%s: %w", req.Op, err)
 		}
 		done <- r
@@ -342,7 +386,10 @@ func (k *Kernel) Call(ctx context.Context, req interp.Request, ev interp.Events)
 	}
 }
 
-func (k *Kernel) dispatch(ctx context.Context, req interp.Request, ev interp.Events) (json.RawMessage, error) {
+// dispatch sends req to the Python side; interrupted says that an interrupt
+// came for it before it began (the Python side then answers as for an
+// interrupt outside user code, without running it).
+func (k *Kernel) dispatch(ctx context.Context, req interp.Request, ev interp.Events, interrupted bool) (json.RawMessage, error) {
 	orEmpty := func(b json.RawMessage) json.RawMessage {
 		if len(b) == 0 {
 			return json.RawMessage(`{}`)
@@ -354,12 +401,13 @@ func (k *Kernel) dispatch(ctx context.Context, req interp.Request, ev interp.Eve
 		bufs[i] = base64.StdEncoding.EncodeToString(b)
 	}
 	payload, err := json.Marshal(struct {
-		Op       string          `json:"op"`
-		Header   json.RawMessage `json:"header"`
-		Content  json.RawMessage `json:"content"`
-		Metadata json.RawMessage `json:"metadata"`
-		Buffers  []string        `json:"buffers"`
-	}{req.Op, orEmpty(req.Header), orEmpty(req.Content), orEmpty(req.Metadata), bufs})
+		Op          string          `json:"op"`
+		Header      json.RawMessage `json:"header"`
+		Content     json.RawMessage `json:"content"`
+		Metadata    json.RawMessage `json:"metadata"`
+		Buffers     []string        `json:"buffers"`
+		Interrupted bool            `json:"interrupted,omitempty"`
+	}{req.Op, orEmpty(req.Header), orEmpty(req.Content), orEmpty(req.Metadata), bufs, interrupted})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Op, err)
 	}

@@ -92,6 +92,9 @@ class Kernel:
             fn = self._ops.get(op)
             if fn is None:
                 raise LookupError(f"unknown op {op!r}")
+            if req.get("interrupted"):
+                # Interrupted while it waited to reach the interpreter.
+                raise KeyboardInterrupt
             reply = fn(req.get("content") or {})
         except (Exception, KeyboardInterrupt, SystemExit) as e:
             # A bad request, a kernel bug, or an interrupt outside user code.
