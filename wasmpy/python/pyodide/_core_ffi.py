@@ -1167,28 +1167,14 @@ class _Awaitable:
 
     def __await__(self):
         token = _future_ids()
-        _futures[token] = None  # a settlement during the call goes to _early
-        try:
-            r = _hostcall(HOST, b"W" + self._hb + _u64(token))
-        except BaseException:
-            _futures.pop(token, None)
-            raise
-        t = r[0]
-        if t == 86 or t == 89:  # 'V', 'Y': settled already
-            _futures.pop(token, None)
-            if t == 86:
-                return _dec(r, 1)[0]
-            raise _rejection(r, 1)
-        _check(r)
-        early = _early.pop(token, None)
-        if early is not None:
-            _futures.pop(token, None)
-            if isinstance(early, _Rejected):
-                raise early.exc
-            return early.value
-        fut = asyncio.get_event_loop().create_future()
-        _futures[token] = fut
-        return (yield from fut)
+        outcome = _watch(self, token)
+        if outcome is None:
+            fut = asyncio.get_event_loop().create_future()
+            _futures[token] = fut
+            return (yield from fut)
+        if isinstance(outcome, _Rejected):
+            raise outcome.exc
+        return outcome.value
 
     def then(self, onfulfilled=None, onrejected=None):
         """The :js:meth:`Promise.then` API, wrapped to manage the lifetimes of the handlers."""
@@ -1271,14 +1257,10 @@ def _settle_future(data: bytes) -> bytes:
     return b"u"
 
 
-def _promise_future(p: JsProxy) -> asyncio.Future:
-    """The future a call that returned the thenable p gives, as in Pyodide
-    (jsproxy_call.c: a call's result that is a promise is wrapped by
-    wrap_promise): a loop future settled by p's outcome, never at once (Pyodide
-    settles it from a promise reaction, a microtask)."""
-    loop = asyncio.get_event_loop()
-    fut = loop.create_future()
-    token = _future_ids()
+def _watch(p: Any, token: int) -> _Fulfilled | _Rejected | None:
+    """Ask the host to settle the future to be registered under token
+    (_futures) when the thenable p settles. Returns p's outcome if it is known
+    already (settled, or settled during the call); nothing is registered then."""
     _futures[token] = None  # a settlement during the call goes to _early
     try:
         r = _hostcall(HOST, b"W" + p._hb + _u64(token))
@@ -1288,15 +1270,26 @@ def _promise_future(p: JsProxy) -> asyncio.Future:
     t = r[0]
     if t == 86 or t == 89:  # 'V', 'Y': settled already
         _futures.pop(token, None)
-        outcome: _Fulfilled | _Rejected = _Fulfilled(_dec(r, 1)[0]) if t == 86 else _Rejected(_rejection(r, 1))
-    else:
-        _check(r)
-        early = _early.pop(token, None)
-        if early is None:
-            _futures[token] = fut
-            return fut
+        return _Fulfilled(_dec(r, 1)[0]) if t == 86 else _Rejected(_rejection(r, 1))
+    _check(r)
+    early = _early.pop(token, None)
+    if early is not None:
         _futures.pop(token, None)
-        outcome = early
+    return early
+
+
+def _promise_future(p: JsProxy) -> asyncio.Future:
+    """The future a call that returned the thenable p gives, as in Pyodide
+    (jsproxy_call.c: a call's result that is a promise is wrapped by
+    wrap_promise): a loop future settled by p's outcome, never at once (Pyodide
+    settles it from a promise reaction, a microtask)."""
+    loop = asyncio.get_event_loop()
+    fut = loop.create_future()
+    token = _future_ids()
+    outcome = _watch(p, token)
+    if outcome is None:
+        _futures[token] = fut
+        return fut
     # An empty context: settling runs no user code (the future's own
     # callbacks keep theirs), so the request's context is not captured.
     h = loop.call_soon(_settle_outcome, fut, outcome, context=contextvars.Context())
