@@ -180,6 +180,36 @@ class TracebacksTest(unittest.TestCase):
                 self.assertEqual(seen, first[offset:offset + 1])
 
 
+class TracebackCachesTest(unittest.TestCase):
+    def test_failing_cells_leave_bounded_caches(self) -> None:
+        import executing
+        import stack_data
+
+        from harness import execute
+        from wasmpy_kernel import tracebacks
+
+        n = 10 * tracebacks.KEEP_CELLS
+        for i in range(n):
+            reply, _ = execute(f"def f{i}():\n    return 1 / 0\nf{i}()")
+            self.assertEqual(reply["ename"], "ZeroDivisionError")
+
+        def cells(cls: type, name: str, filename: Any) -> int:
+            cache = cls.__dict__.get(name) or {}
+            return sum(1 for k in cache if str(filename(k)).startswith("<ipython-input-"))
+
+        for cls in (executing.Source, stack_data.Source):
+            self.assertLessEqual(cells(cls, "__source_cache_with_lines", lambda k: k[0]), tracebacks.KEEP_CELLS)
+            self.assertLessEqual(
+                cells(cls, "__executing_cache", lambda k: k[0].co_filename), tracebacks.KEEP_CELLS
+            )
+        self.assertGreater(cells(stack_data.Source, "__source_cache_with_lines", lambda k: k[0]), 0)
+        import gc
+
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, executing.Source) and o.filename.startswith("<ipython-input-")]
+        self.assertLessEqual(len(alive), 5 * tracebacks.KEEP_CELLS + 16)
+
+
 class HiddenTailTest(unittest.TestCase):
     def test_trailing_hidden_frames_dropped(self) -> None:
         from IPython.core import ultratb

@@ -19,6 +19,8 @@ highlighting: stack_data makes a new pygments lexer class for every frame
 (which compiles the Python lexer's rules again) and IPython a new style
 class and terminal formatter for every traceback. In wasm that was 40 ms an
 error; the text is the same.
+
+:func:`trim_caches` keeps the memory that tracebacks leave behind bounded.
 """
 
 from __future__ import annotations
@@ -54,10 +56,52 @@ def install(tb_formatter: Any) -> None:
         if getattr(tb_formatter, "skip_hidden", False):
             while len(records) > 1 and _hidden(records[-1]):
                 records.pop()
+        trim_caches()
         return records
 
     skipping_get_records.__wrapped__ = get_records  # type: ignore[attr-defined]
     tb_formatter.get_records = skipping_get_records
+
+
+# How many failing cells' entries the caches of `executing` keep (trim_caches).
+KEEP_CELLS = 64
+_CELL_PREFIX = "<ipython-input-"
+
+
+def trim_caches() -> None:
+    """Bound what `executing` (under stack_data) keeps of failing cells.
+
+    It caches for good a parsed Source per (file name, lines), an entry per
+    (code object, offset) and, in two memos, the statements of each Source,
+    so every failing cell left its source, AST and tokens behind (some 6 KB)
+    and a long session's memory grew with its errors (ipykernel's does too).
+    The entries of all but the last KEEP_CELLS cells are dropped (those of
+    real files stay), and the memos start afresh when they grow long.
+    """
+    try:
+        import executing
+    except ImportError:
+        return
+    todo: list[type] = [executing.Source]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        for name, filename in (
+            ("__source_cache_with_lines", lambda key: key[0]),
+            ("__executing_cache", lambda key: getattr(key[0], "co_filename", "")),
+        ):
+            cache = cls.__dict__.get(name)
+            if not isinstance(cache, dict) or len(cache) <= KEEP_CELLS:
+                continue
+            cells = [k for k in cache if str(filename(k)).startswith(_CELL_PREFIX)]
+            for k in cells[: max(0, len(cells) - KEEP_CELLS)]:
+                del cache[k]
+    # Its unbounded memos hold Sources and AST nodes too: start them afresh
+    # when they get long (they only save time).
+    for fn in (executing.Source.statements_at_line, getattr(executing.executing, "statement_containing_node", None)):
+        info = getattr(fn, "cache_info", None)
+        if info is not None and info().currsize > 4 * KEEP_CELLS:
+            fn.cache_clear()
 
 
 # What reuse_highlighting replaced, by (module, name): for tests.
