@@ -113,7 +113,7 @@ func hostTake(ctx context.Context, m api.Module, stack []uint64) {
 	if in == nil {
 		return
 	}
-	if len(in.pending) > 0 && stack[0] != 0 {
+	if len(in.pending) > 0 {
 		m.Memory().Write(uint32(stack[0]), in.pending)
 	}
 	in.pending = nil
