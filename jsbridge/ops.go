@@ -239,6 +239,11 @@ func (w *World) op(data []byte) []byte {
 				}
 			}
 		}
+		if data[0] == opCall && len(borrowed) == 0 {
+			if out := w.settledCallResult(res); out != nil {
+				return out
+			}
+		}
 		out := w.callResult(res, borrowed)
 		if data[0] == opCall && out[0] == 0 && len(out) > 1 && out[1] == tPyObj {
 			// jsbind.c Js2Py_func_default_call_result: a PyProxy returned
@@ -654,6 +659,26 @@ func (w *World) await(r *reader) []byte {
 		panic(err)
 	}
 	return []byte{tUndef}
+}
+
+// settledCallResult answers a call that returned a settled promise of the
+// intrinsic Promise with its outcome, as opAwait would give it, instead of
+// the promise: Python makes the call's future from it (it settles that
+// future from the loop, as a promise reaction would) with no handle and no
+// second request. Nil for any other result.
+func (w *World) settledCallResult(res goja.Value) []byte {
+	o := w.nativePromise(res)
+	if o == nil {
+		return nil
+	}
+	prom := o.Export().(*goja.Promise)
+	switch prom.State() {
+	case goja.PromiseStateFulfilled:
+		return w.appendValue([]byte{0, tSettled}, prom.Result())
+	case goja.PromiseStateRejected:
+		return append([]byte{0, tRejected}, w.encodeThrown(prom.Result())...)
+	}
+	return nil
 }
 
 // nativePromise returns v if Promise.resolve(v) is v itself (a promise of

@@ -299,10 +299,10 @@ build_cpython() {
 	local d=$1
 	cp -a "$src/python3.13" "$d/src"
 	cd "$d/src"
-	cp "$csrc/wasmpymodule.c" Modules/wasmpymodule.c
+	cp "$csrc"/*.c "$csrc"/*.h Modules/
 	# makesetup reads Setup.local from the build directory.
 	mkdir -p "$d/build/Modules" && cd "$d/build"
-	printf '*static*\n_wasmpy wasmpymodule.c\n' > Modules/Setup.local
+	printf '*static*\n_wasmpy wasmpymodule.c jsref.c\n' > Modules/Setup.local
 	# config.site: CPython's own for WASI plus what wazero needs (no absolute-time sleep).
 	cp ../src/Tools/wasm/config.site-wasm32-wasi config.site
 	cat >> config.site <<'SITE'
@@ -348,7 +348,7 @@ SITE
 	rm -rf "$d/src"
 	find "$d/build" -mindepth 1 -maxdepth 1 ! -name 'config.log' -exec rm -rf {} +
 }
-stage cpython build_cpython "$csrc/wasmpymodule.c" "$src/python3.13/Include/patchlevel.h" \
+stage cpython build_cpython "$csrc/wasmpymodule.c" "$csrc/jsref.c" "$csrc/wasmpy.h" "$src/python3.13/Include/patchlevel.h" \
 	"$stage_libs" "$native_py" "${wasi_cflags[*]}"
 say "python.wasm: $(du -h "$stage_cpython/out/python.wasm" | cut -f1)"
 

@@ -6,6 +6,7 @@
  *   _wasmpy.call(name, data) -> bytes   call the host function `name`
  *   _wasmpy.set_dispatcher(callable)    the function the host calls
  *   _wasmpy.HostError                   raised when a host function fails
+ *   _wasmpy.JsRef, jsref_*              pyodide.ffi's JsProxy in C (jsref.c)
  *
  * and exports to the host (the reactor's entry points):
  *
@@ -20,7 +21,7 @@
  *   call(name, name_len, data, data_len, out, out_cap) -> n
  *       n >= 0: success, with n bytes of result;
  *       n < 0: failure, with -n-1 bytes of error, the first byte naming
- *       the Python exception (see raise_host_error).
+ *       the Python exception (see wasmpy_raise_host_error).
  *       A result or error of at most out_cap bytes is already in out (one
  *       crossing for most calls); a longer one is pending, for take.
  *   take(buf)          copy the pending result or error into buf
@@ -38,27 +39,15 @@
 #include <signal.h>
 #include <stdint.h>
 
-#define WASMPY_IMPORT(name) \
-    __attribute__((import_module("wasmpy"), import_name(name)))
-
-WASMPY_IMPORT("call")
-int32_t wasmpy_host_call(const char *name, uint32_t name_len,
-                         const char *data, uint32_t data_len,
-                         char *out, uint32_t out_cap);
-WASMPY_IMPORT("take")
-void wasmpy_host_take(char *buf);
-WASMPY_IMPORT("result")
-void wasmpy_host_result(const char *data, uint32_t len);
-WASMPY_IMPORT("tick")
-void wasmpy_host_tick(void);
+#include "wasmpy.h"
 
 static PyObject *dispatcher = NULL;
 static PyObject *HostError = NULL;
 static PyThreadState *main_tstate = NULL;
 
 /* Raise the exception that an error payload names. */
-static void
-raise_host_error(const char *msg, Py_ssize_t len)
+void
+wasmpy_raise_host_error(const char *msg, Py_ssize_t len)
 {
     PyObject *type = HostError;
     if (len > 0) {
@@ -146,7 +135,7 @@ wasmpy_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         wasmpy_host_take(PyBytes_AS_STRING(out));
     }
     if (n < 0) {
-        raise_host_error(PyBytes_AS_STRING(out), size);
+        wasmpy_raise_host_error(PyBytes_AS_STRING(out), size);
         Py_DECREF(out);
         return NULL;
     }
@@ -182,6 +171,16 @@ static PyMethodDef wasmpy_methods[] = {
      "call(name, data) -> bytes\n\nCall the host function name with data."},
     {"set_dispatcher", wasmpy_set_dispatcher, METH_O,
      "set_dispatcher(fn)\n\nfn(data: bytes) -> bytes answers the host's calls."},
+    {"jsref_setup", wasmpy_jsref_setup, METH_VARARGS,
+     "jsref_setup(...)\n\nThe Python side of JsRef (see jsref.c)."},
+    {"jsref_wrap", _PyCFunction_CAST(wasmpy_jsref_wrap), METH_FASTCALL,
+     "jsref_wrap(id, flags, this) -> JsProxy"},
+    {"jsref_dec", _PyCFunction_CAST(wasmpy_jsref_dec), METH_FASTCALL,
+     "jsref_dec(r, off) -> (value, end)\n\nDecode a value of a js host result."},
+    {"jsref_release", wasmpy_jsref_release, METH_O,
+     "jsref_release(id)\n\nRelease a JavaScript handle with the next batch."},
+    {"jsref_flush", wasmpy_jsref_flush, METH_NOARGS,
+     "jsref_flush()\n\nRelease the pending JavaScript handles now."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -195,7 +194,10 @@ wasmpy_exec_module(PyObject *m)
             return -1;
         }
     }
-    return PyModule_AddObjectRef(m, "HostError", HostError);
+    if (PyModule_AddObjectRef(m, "HostError", HostError) < 0) {
+        return -1;
+    }
+    return wasmpy_jsref_add_type(m);
 }
 
 static PyModuleDef_Slot wasmpy_slots[] = {

@@ -35,6 +35,7 @@ import traceback
 from array import array
 from typing import Any
 
+import _wasmpy
 import _wasmpy_rt
 
 _hostcall = _wasmpy_rt.call
@@ -171,7 +172,6 @@ _i64_at = _I64.unpack_from
 _f64_at = _F64.unpack_from
 _u32u32_at = struct.Struct("<II").unpack_from
 _u32u32u32_at = struct.Struct("<III").unpack_from
-_one_int = struct.Struct("<IBi").pack
 _call_hdr = struct.Struct("<xQBI").unpack_from
 # A call from JavaScript with one int32 argument and no keywords: op, u64
 # Python id, u8 relaxed, u32 1, 'i', i32, u32 0 (see _dispatch).
@@ -395,8 +395,9 @@ def _is_immutable(v: Any) -> bool:
 # Decoding Go's answers
 
 
-def _dec(r: bytes, off: int) -> tuple[Any, int]:
-    """Decode one value at off; return it and the offset after it."""
+def _dec_py(r: bytes, off: int) -> tuple[Any, int]:
+    """Decode one value at off; return it and the offset after it. (_dec,
+    in C, decodes the common tags and hands the others to this.)"""
     t = r[off]
     if t == 105:  # 'i'
         return _i32_at(r, off + 1)[0], off + 5
@@ -428,6 +429,9 @@ def _dec(r: bytes, off: int) -> tuple[Any, int]:
         return int.from_bytes(r[off + 5 : off + 5 + n], "little", signed=True), off + 5 + n
     _raise_result(r, off)
     raise InternalError(f"bad value tag {chr(t)!r}")
+
+
+_dec = _wasmpy.jsref_dec
 
 
 def _raise_result(r: bytes, off: int) -> None:
@@ -553,28 +557,11 @@ def _helper_maybe(index: int, *args: Any) -> tuple[bool, Any]:
 # ---------------------------------------------------------------------------
 # Releasing handles
 
-_pending_release: list[int] = []
-_RELEASE_BATCH = 256
-
-
-def _release(i: int) -> None:
-    _pending_release.append(i)
-    if len(_pending_release) >= _RELEASE_BATCH:
-        _flush_release()
-
-
-def _flush_release() -> None:
-    global _pending_release
-    ids, _pending_release = _pending_release, []
-    if ids:
-        try:
-            _hostcall(HOST, b"r" + struct.pack(f"<{len(ids)}I", *ids))
-        except BaseException:  # noqa: BLE001 - best effort at shutdown
-            pass
-
-
-def _release_now(i: int) -> None:
-    _pending_release.append(i)
+# The handles of collected proxies are released in batches (_wasmpy.JsRef's
+# deallocation queues them; see wasmpy/csrc/jsref.c).
+_release = _wasmpy.jsref_release
+_release_now = _wasmpy.jsref_release
+_flush_release = _wasmpy.jsref_flush
 
 
 # ---------------------------------------------------------------------------
@@ -636,30 +623,7 @@ class JsProxy(metaclass=_JsProxyMeta):
     def __new__(cls, *args, **kwargs):
         raise TypeError(f"{cls.__name__} cannot be instantiated.")
 
-    # -- attributes --
-    def __getattr__(self, name: str) -> Any:
-        n = _names.get(name)
-        if n is None:
-            if name == "_G":
-                # The request prefix of attribute reads, made on first use
-                # (see _wrap): most proxies never read an attribute.
-                G = b"G" + self._hb
-                _set_G(self, G)
-                return G
-            n = _encname(name)
-        if n is _KEYS and self._flags & IS_ARRAY:
-            raise AttributeError(name)
-        r = _hostcall(HOST, self._G + n)
-        t = r[0]
-        if t == 105:
-            return _i32_at(r, 1)[0]
-        if t == 109:  # 'm', a method: before _dec's longer chain of tests
-            i, f, this = _u32u32u32_at(r, 1)
-            return _wrap(i, f, this)
-        if t == 65:  # 'A'
-            raise AttributeError(name)
-        return _dec(r, 0)[0]
-
+    # -- attributes (reads: _wasmpy.JsRef's getattro, or _getattr_py) --
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _PY_SIDE_ATTRS:
             object.__setattr__(self, name, value)
@@ -807,7 +771,6 @@ def _encname(name: str) -> bytes:
     return e
 
 
-_KEYS = _encname("keys")
 
 _PY_SIDE_ATTRS = frozenset(["__loader__", "__name__", "__package__", "__path__", "__spec__", "__file__", "__all__"])
 _warned_object_map = False
@@ -819,30 +782,30 @@ def _check(r: bytes) -> None:
         _raise_result(r, 0)
 
 
-class _Impl(JsProxy):
-    """Storage of an ordinary JsProxy (JsException instances use __dict__)."""
+def _getattr_py(self: Any, name: str) -> Any:
+    """Attribute reads of the proxies that are not JsRefs (JsException)."""
+    if name == "keys" and self._flags & IS_ARRAY:
+        raise AttributeError(name)
+    n = _names.get(name)
+    if n is None:
+        n = _encname(name)
+    r = _hostcall(HOST, self._G + n)
+    t = r[0]
+    if t == 105:
+        return _i32_at(r, 1)[0]
+    if t == 109:  # 'm', a method: before _dec's longer chain of tests
+        i, f, this = _u32u32u32_at(r, 1)
+        return _wrap(i, f, this)
+    if t == 65:  # 'A'
+        raise AttributeError(name)
+    return _dec(r, 0)[0]
 
-    __slots__ = ("_id", "_hb", "_G", "_C", "_this", "_flags", "__dict__", "__weakref__")
 
-    def __del__(self):
-        try:
-            _pending_release.append(self._id)
-            if self._this:
-                _pending_release.append(self._this)
-            if len(_pending_release) >= _RELEASE_BATCH:
-                _flush_release()
-        except Exception:  # noqa: BLE001
-            pass
+class _Impl(JsProxy, _wasmpy.JsRef):
+    """An ordinary JsProxy: its handle, attribute reads and calls are
+    _wasmpy.JsRef's (JsException instances keep theirs in __dict__)."""
 
-
-_set_id = _Impl._id.__set__
-_set_hb = _Impl._hb.__set__
-_set_G = _Impl._G.__set__
-_set_C = _Impl._C.__set__
-_packC = struct.Struct("<cII").pack
-_set_this = _Impl._this.__set__
-_set_flags = _Impl._flags.__set__
-_new = object.__new__
+    __slots__ = ("__dict__", "__weakref__")
 
 
 class JsException(JsProxy, Exception):
@@ -890,12 +853,14 @@ class JsException(JsProxy, Exception):
     def __reduce__(self):
         return (_new_exc, (self.name, self.message, self.stack))
 
+    __getattr__ = _getattr_py
+
     def __del__(self):
         try:
             d = self.__dict__
-            _pending_release.append(d["_id"])
+            _release(d["_id"])
             if d.get("_this"):
-                _pending_release.append(d["_this"])
+                _release(d["_this"])
         except Exception:  # noqa: BLE001
             pass
 
@@ -955,64 +920,45 @@ class _Length:
     __len__ = _length
 
 
+def _call_py(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """A call of a JavaScript function with keywords or with arguments that
+    become PyProxies (JsRef's _call encodes the simple ones itself)."""
+    b = bytearray(self._C)
+    created: list[int] = []
+    b += _u32(len(args))
+    for a in args:
+        _enc(b, a, created)
+    if kwargs:
+        b += _u32(len(kwargs))
+        for k, v in kwargs.items():
+            _enc_str(b, k)
+            _enc(b, v, created)
+    r = _hostcall(HOST, b)
+    k = r[0]
+    if k > 1:
+        # An error result has no "kept" byte.
+        for i in created:
+            _objs.pop(i, None)
+        _raise_result(r, 0)
+    t = r[1]
+    if t == 86 or t == 89:  # 'V', 'Y': a settled promise's outcome
+        return _settled_future(r)
+    if t == 105:
+        v = _i32_at(r, 2)[0]
+    else:
+        v = _dec(r, 1)[0]
+    if created and k == 0:
+        for i in created:
+            _objs.pop(i, None)
+    if t == 104 and v._flags & IS_AWAITABLE:
+        return _promise_future(v)
+    return v
+
+
 class _Callable:
     __slots__ = ()
 
-    def __call__(self, *args, **kwargs):
-        if not kwargs:
-            n = len(args)
-            if n == 0:
-                r = _hostcall(HOST, self._C + b"\0\0\0\0")
-                if r[0] > 1:
-                    _raise_result(r, 0)
-                t = r[1]
-                if t == 105:
-                    return _i32_at(r, 2)[0]
-                v = _dec(r, 1)[0]
-                if t == 104 and v._flags & IS_AWAITABLE:
-                    return _promise_future(v)
-                return v
-            if n == 1:
-                a = args[0]
-                if type(a) is int and -0x80000000 <= a <= 0x7FFFFFFF:
-                    r = _hostcall(HOST, self._C + _one_int(1, 105, a))
-                    if r[0] > 1:
-                        _raise_result(r, 0)
-                    t = r[1]
-                    if t == 105:
-                        return _i32_at(r, 2)[0]
-                    v = _dec(r, 1)[0]
-                    if t == 104 and v._flags & IS_AWAITABLE:
-                        return _promise_future(v)
-                    return v
-        b = bytearray(self._C)
-        created: list[int] = []
-        b += _u32(len(args))
-        for a in args:
-            _enc(b, a, created)
-        if kwargs:
-            b += _u32(len(kwargs))
-            for k, v in kwargs.items():
-                _enc_str(b, k)
-                _enc(b, v, created)
-        r = _hostcall(HOST, b)
-        k = r[0]
-        if k > 1:
-            # An error result has no "kept" byte.
-            for i in created:
-                _objs.pop(i, None)
-            _raise_result(r, 0)
-        t = r[1]
-        if t == 105:
-            v = _i32_at(r, 2)[0]
-        else:
-            v = _dec(r, 1)[0]
-        if created and k == 0:
-            for i in created:
-                _objs.pop(i, None)
-        if t == 104 and v._flags & IS_AWAITABLE:
-            return _promise_future(v)
-        return v
+    __call__ = _wasmpy.JsRef._call
 
     def new(self, *args, **kwargs) -> JsProxy:
         """Construct a new instance of the JavaScript object"""
@@ -1290,8 +1236,21 @@ def _promise_future(p: JsProxy) -> asyncio.Future:
     if outcome is None:
         _futures[token] = fut
         return fut
-    # An empty context: settling runs no user code (the future's own
-    # callbacks keep theirs), so the request's context is not captured.
+    return _settling_future(loop, fut, outcome)
+
+
+def _settled_future(r: bytes) -> asyncio.Future:
+    """The future of a call whose promise had settled already: the host
+    answered with the outcome (r[1] 'V' or 'Y') instead of the promise."""
+    outcome = _Fulfilled(_dec(r, 2)[0]) if r[1] == 86 else _Rejected(_rejection(r, 2))
+    loop = asyncio.get_event_loop()
+    return _settling_future(loop, loop.create_future(), outcome)
+
+
+def _settling_future(loop: Any, fut: asyncio.Future, outcome: _Fulfilled | _Rejected) -> asyncio.Future:
+    # Settled from the loop, never at once (Pyodide settles it from a promise
+    # reaction). An empty context: settling runs no user code (the future's
+    # own callbacks keep theirs), so the request's context is not captured.
     h = loop.call_soon(_settle_outcome, fut, outcome, context=contextvars.Context())
     if hasattr(fut, "_pending_settle"):
         fut._pending_settle = h  # see PyodideFuture.__await__
@@ -1883,6 +1842,8 @@ def _class_for(flags: int) -> type:
         bases.append(JsException)
         name = "JsException"
         ns = {"_js_type_flags": flags, "_js_concrete": True}
+        if flags & IS_CALLABLE:
+            ns["__call__"] = _call_py
     else:
         bases.append(_Impl)
         name = "JsProxy"
@@ -1895,27 +1856,23 @@ def _class_for(flags: int) -> type:
     return cls
 
 
-def _wrap(i: int, flags: int, this: int) -> Any:
-    cls = _classes.get(flags) or _class_for(flags)
-    if flags & IS_ERROR:
-        p = Exception.__new__(cls)
-        d = p.__dict__
-        d["_id"] = i
-        d["_hb"] = _u32(i)
-        d["_this"] = this
-        d["_flags"] = flags
-        d["_G"] = b"G" + d["_hb"]
-        return p
-    # Every slot set costs a call in the hot paths that make proxies (a
-    # method read, a call returning an object): _G is made on first use.
-    p = _new(cls)
-    _set_id(p, i)
-    _set_hb(p, _u32(i))
-    _set_this(p, this)
-    _set_flags(p, flags)
+def _wrap_error(i: int, flags: int, this: int) -> Any:
+    """A proxy of a JavaScript Error: a JsException, which keeps its handle in
+    __dict__ (an exception cannot have JsRef's layout)."""
+    p = Exception.__new__(_classes.get(flags) or _class_for(flags))
+    d = p.__dict__
+    d["_id"] = i
+    d["_hb"] = _u32(i)
+    d["_this"] = this
+    d["_flags"] = flags
+    d["_G"] = b"G" + d["_hb"]
     if flags & IS_CALLABLE:
-        _set_C(p, _packC(b"C", i, this))
+        d["_C"] = struct.pack("<cII", b"C", i, this)
     return p
+
+
+# _wrap(id, flags, this): a new proxy that owns handle id (and this).
+_wrap = _wasmpy.jsref_wrap
 
 
 def _wrap_again(p: JsProxy, flags: int) -> Any:
@@ -2885,3 +2842,9 @@ JsCallableDoubleProxy = _public(
 JsWeakRef = _public("JsWeakRef", (JsProxy,), (0,), "A JsProxy of a JavaScript WeakRef.")
 JsFetchResponse = _public("JsFetchResponse", (JsProxy,), (0,), "A JsProxy of a fetch Response.")
 JsDomElement = _public("JsDomElement", (JsProxy,), (0,), "A JsProxy of a DOM element.")
+
+
+_wasmpy.jsref_setup(
+    _classes, _class_for, _wrap_error, _dec_py, _names, _encname, jsnull, _promise_future,
+    _call_py, _raise_result, _settled_future, IS_ERROR, IS_ARRAY, IS_CALLABLE, IS_AWAITABLE,
+)

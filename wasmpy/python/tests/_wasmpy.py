@@ -54,6 +54,36 @@ def call(name: str, data: bytes) -> bytes:
     raise HostError(f"no host function {name!r}")
 
 
+class JsRef:
+    """Stands in for the C base of JsProxy (jsref.c): there is no JavaScript
+    world here, so nothing makes one."""
+
+    __slots__ = ("_id", "_this", "_flags", "_hb", "_G", "_C")
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
+        raise HostError("no JavaScript world in the fake _wasmpy")
+
+
+def jsref_setup(*args: Any) -> None:
+    pass
+
+
+def jsref_wrap(i: int, flags: int, this: int) -> Any:
+    raise HostError("no JavaScript world in the fake _wasmpy")
+
+
+def jsref_dec(r: bytes, off: int) -> Any:
+    raise HostError("no JavaScript world in the fake _wasmpy")
+
+
+def jsref_release(i: int) -> None:
+    pass
+
+
+def jsref_flush() -> None:
+    pass
+
+
 def set_dispatcher(fn: Callable[[bytes], bytes] | None) -> None:
     global dispatcher
     if fn is not None and not callable(fn):

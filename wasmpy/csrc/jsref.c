@@ -1,0 +1,731 @@
+/* _wasmpy.JsRef: the storage and the hot paths of pyodide.ffi.JsProxy.
+ *
+ * A JsProxy holds the id of a JavaScript value in the host's handle table
+ * (jsbridge).  The Python side (pyodide/_core_ffi.py) makes the proxy
+ * classes; their common base is JsRef, which keeps the id in C and does in C
+ * what every FFI operation pays for: making a proxy and releasing its handle,
+ * reading an attribute, calling a function with simple arguments, and
+ * decoding the host's answers.  Anything out of the ordinary goes back to
+ * the Python functions given to _wasmpy.jsref_setup, so the behaviour stays
+ * defined in one place.
+ *
+ * The wire format is jsbridge's (jsbridge/ops.go, jsbridge/wire.go):
+ * little-endian integers, one tag byte per value.
+ */
+
+#ifndef Py_BUILD_CORE_BUILTIN
+#  define Py_BUILD_CORE_MODULE 1
+#endif
+
+#include "Python.h"
+#include "pycore_object.h"        // _PyObject_GenericGetAttrWithDict()
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "wasmpy.h"
+
+typedef struct {
+    PyObject_HEAD
+    uint32_t id;
+    uint32_t this_id;   /* the `this` of a method read from an object, or 0 */
+    uint32_t flags;     /* jsbridge's type flags (IS_CALLABLE, ...) */
+    PyObject *hb;       /* bytes: id as u32, the suffix of most requests */
+    PyObject *G;        /* bytes: 'G' + hb (made on first use) */
+    PyObject *C;        /* bytes: 'C' + id + this, for callables */
+} JsRefObject;
+
+/* What the Python side gives to jsref_setup. */
+static struct {
+    PyObject *classes;          /* dict: flags -> proxy class */
+    PyObject *class_for;        /* class_for(flags) -> class, makes one */
+    PyObject *wrap_error;       /* wrap_error(id, flags, this): a JsException */
+    PyObject *dec;              /* dec(r, off) -> (value, end): every tag */
+    PyObject *names;            /* dict: attribute name -> encoded JS name */
+    PyObject *encname;          /* encname(name) -> bytes */
+    PyObject *jsnull;
+    PyObject *promise_future;   /* promise_future(proxy): a call's awaitable */
+    PyObject *call_py;          /* call_py(self, *args, **kwargs) */
+    PyObject *raise_result;     /* raise_result(r, off): raises an error result */
+    PyObject *settled_future;   /* settled_future(r): a call's settled promise */
+    uint32_t is_error, is_array, is_callable, is_awaitable;
+    int ready;
+} js;
+
+/* A small cache of flags -> class, in front of js.classes. */
+#define CLASS_CACHE 64
+static struct {
+    uint32_t flags;
+    PyObject *cls;
+} class_cache[CLASS_CACHE];
+
+static char js_out[4096];
+
+static PyTypeObject JsRef_Type;
+
+/* ---- the host ----------------------------------------------------------- */
+
+/* Call the "js" host function.  On success returns the result's size and
+   points *res at it: in js_out, or in *big (a new bytes object) when it is
+   longer.  Returns -1 with an exception set on failure.  The result must be
+   read before anything that can run Python code (a class lookup, a proxy
+   allocation) since a re-entrant call reuses js_out. */
+static Py_ssize_t
+js_host(const char *req, Py_ssize_t len, const char **res, PyObject **big)
+{
+    *big = NULL;
+    int32_t n = wasmpy_host_call("js", 2, req, (uint32_t)len,
+                                 js_out, sizeof(js_out));
+    Py_ssize_t size = n >= 0 ? n : -(Py_ssize_t)n - 1;
+    const char *p = js_out;
+    if (size > (Py_ssize_t)sizeof(js_out)) {
+        *big = PyBytes_FromStringAndSize(NULL, size);
+        if (*big == NULL) {
+            return -1;
+        }
+        wasmpy_host_take(PyBytes_AS_STRING(*big));
+        p = PyBytes_AS_STRING(*big);
+    }
+    if (n < 0) {
+        wasmpy_raise_host_error(p, size);
+        Py_CLEAR(*big);
+        return -1;
+    }
+    *res = p;
+    return size;
+}
+
+static inline uint32_t
+rd_u32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* ---- releasing handles ---------------------------------------------------- */
+
+#define RELEASE_BATCH 256
+static char release_req[1 + 4 * RELEASE_BATCH] = {'r'};
+static int release_n;
+
+static void
+release_flush(void)
+{
+    if (release_n == 0) {
+        return;
+    }
+    int n = release_n;
+    release_n = 0;
+    /* Its own output buffer: a release may happen (from a deallocation)
+       while a result in js_out is still being read. */
+    char out[16];
+    (void)wasmpy_host_call("js", 2, release_req, 1 + 4 * (uint32_t)n,
+                           out, sizeof(out));
+}
+
+static void
+release_push(uint32_t id)
+{
+    if (id == 0) {
+        return;
+    }
+    memcpy(release_req + 1 + 4 * release_n, &id, 4);
+    if (++release_n == RELEASE_BATCH) {
+        release_flush();
+    }
+}
+
+/* ---- making proxies ------------------------------------------------------- */
+
+static PyObject *
+class_of(uint32_t flags)
+{
+    int slot = (int)((flags ^ (flags >> 7) ^ (flags >> 14)) % CLASS_CACHE);
+    if (class_cache[slot].cls != NULL && class_cache[slot].flags == flags) {
+        return Py_NewRef(class_cache[slot].cls);
+    }
+    PyObject *key = PyLong_FromUnsignedLong(flags);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *cls = PyDict_GetItemWithError(js.classes, key);
+    if (cls != NULL) {
+        Py_INCREF(cls);
+    }
+    else if (!PyErr_Occurred()) {
+        cls = PyObject_CallOneArg(js.class_for, key);
+    }
+    Py_DECREF(key);
+    if (cls == NULL) {
+        return NULL;
+    }
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &JsRef_Type)) {
+        PyErr_Format(PyExc_TypeError, "JsProxy class for flags %u is not a JsRef",
+                     (unsigned)flags);
+        Py_DECREF(cls);
+        return NULL;
+    }
+    Py_XSETREF(class_cache[slot].cls, Py_NewRef(cls));
+    class_cache[slot].flags = flags;
+    return cls;
+}
+
+/* A new proxy of handle id (and of `this`, for a method).  It owns both
+   handles: they are released when it goes, or now if it cannot be made. */
+static PyObject *
+js_wrap(uint32_t id, uint32_t flags, uint32_t this_id)
+{
+    if (flags & js.is_error) {
+        return PyObject_CallFunction(js.wrap_error, "kkk", (unsigned long)id,
+                                     (unsigned long)flags, (unsigned long)this_id);
+    }
+    PyObject *cls = class_of(flags);
+    JsRefObject *self = NULL;
+    if (cls != NULL) {
+        PyTypeObject *tp = (PyTypeObject *)cls;
+        self = (JsRefObject *)tp->tp_alloc(tp, 0);
+        Py_DECREF(cls);
+    }
+    if (self == NULL) {
+        release_push(id);
+        release_push(this_id);
+        return NULL;
+    }
+    self->id = id;
+    self->this_id = this_id;
+    self->flags = flags;
+    self->hb = PyBytes_FromStringAndSize((const char *)&id, 4);
+    if (self->hb == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    if (flags & js.is_callable) {
+        char c[9];
+        c[0] = 'C';
+        memcpy(c + 1, &id, 4);
+        memcpy(c + 5, &this_id, 4);
+        self->C = PyBytes_FromStringAndSize(c, 9);
+        if (self->C == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    return (PyObject *)self;
+}
+
+/* ---- decoding ------------------------------------------------------------- */
+
+/* Decode the value at r[off] (r of size bytes); *end gets the offset after
+   it.  Tags not handled here, and errors, go to the Python decoder. */
+static PyObject *
+js_dec(const char *r, Py_ssize_t size, Py_ssize_t off, Py_ssize_t *end)
+{
+    if (off < size) {
+        const char *p = r + off + 1;
+        Py_ssize_t left = size - off - 1;
+        switch (r[off]) {
+        case 'i':
+            if (left >= 4) {
+                *end = off + 5;
+                return PyLong_FromLong((int32_t)rd_u32(p));
+            }
+            break;
+        case 's':
+            if (left >= 4 && (Py_ssize_t)rd_u32(p) <= left - 4) {
+                uint32_t n = rd_u32(p);
+                *end = off + 5 + n;
+                return PyUnicode_DecodeUTF8(p + 4, n, "surrogatepass");
+            }
+            break;
+        case 'h':
+            if (left >= 8) {
+                uint32_t id = rd_u32(p), flags = rd_u32(p + 4);
+                *end = off + 9;
+                return js_wrap(id, flags, 0);
+            }
+            break;
+        case 'm':
+            if (left >= 12) {
+                uint32_t id = rd_u32(p), flags = rd_u32(p + 4), this_id = rd_u32(p + 8);
+                *end = off + 13;
+                return js_wrap(id, flags, this_id);
+            }
+            break;
+        case 'u':
+            *end = off + 1;
+            Py_RETURN_NONE;
+        case 't':
+            *end = off + 1;
+            Py_RETURN_TRUE;
+        case 'f':
+            *end = off + 1;
+            Py_RETURN_FALSE;
+        case 'n':
+            *end = off + 1;
+            return Py_NewRef(js.jsnull);
+        case 'd':
+            if (left >= 8) {
+                double d;
+                memcpy(&d, p, 8);
+                *end = off + 9;
+                return PyFloat_FromDouble(d);
+            }
+            break;
+        case 'I':
+            if (left >= 8) {
+                int64_t v;
+                memcpy(&v, p, 8);
+                *end = off + 9;
+                return PyLong_FromLongLong(v);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    PyObject *b = PyBytes_FromStringAndSize(r, size);
+    if (b == NULL) {
+        return NULL;
+    }
+    PyObject *t = PyObject_CallFunction(js.dec, "On", b, off);
+    Py_DECREF(b);
+    if (t == NULL) {
+        return NULL;
+    }
+    PyObject *v = NULL;
+    if (PyTuple_Check(t) && PyTuple_GET_SIZE(t) == 2) {
+        *end = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 1));
+        if (!(*end == -1 && PyErr_Occurred())) {
+            v = Py_NewRef(PyTuple_GET_ITEM(t, 0));
+        }
+    }
+    else {
+        PyErr_SetString(PyExc_TypeError, "the JsProxy decoder must return a 2-tuple");
+    }
+    Py_DECREF(t);
+    return v;
+}
+
+/* Raise the error result r through the Python side. */
+static PyObject *
+js_raise(const char *r, Py_ssize_t size, Py_ssize_t off)
+{
+    PyObject *b = PyBytes_FromStringAndSize(r, size);
+    if (b == NULL) {
+        return NULL;
+    }
+    PyObject *t = PyObject_CallFunction(js.raise_result, "On", b, off);
+    Py_DECREF(b);
+    Py_XDECREF(t);
+    if (!PyErr_Occurred()) {
+        PyErr_SetString(PyExc_RuntimeError, "jsbridge: unexpected result");
+    }
+    return NULL;
+}
+
+static int
+js_check_ready(void)
+{
+    if (!js.ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_wasmpy.jsref_setup has not been called");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the type --------------------------------------------------------------- */
+
+static void
+jsref_dealloc(PyObject *op)
+{
+    JsRefObject *self = (JsRefObject *)op;
+    release_push(self->id);
+    release_push(self->this_id);
+    Py_CLEAR(self->hb);
+    Py_CLEAR(self->G);
+    Py_CLEAR(self->C);
+    Py_TYPE(op)->tp_free(op);
+}
+
+/* Attribute reads: what the class or the instance dict has, else the
+   JavaScript property (jsproxy.c JsProxy_GetAttr). */
+static PyObject *
+jsref_getattro(PyObject *op, PyObject *name)
+{
+    PyObject *res = _PyObject_GenericGetAttrWithDict(op, name, NULL, 1);
+    if (res != NULL || PyErr_Occurred()) {
+        return res;
+    }
+    if (js_check_ready() < 0) {
+        return NULL;
+    }
+    JsRefObject *self = (JsRefObject *)op;
+    if (_PyUnicode_EqualToASCIIString(name, "_G")) {
+        if (self->G == NULL) {
+            char g[5];
+            g[0] = 'G';
+            memcpy(g + 1, &self->id, 4);
+            self->G = PyBytes_FromStringAndSize(g, 5);
+            if (self->G == NULL) {
+                return NULL;
+            }
+        }
+        return Py_NewRef(self->G);
+    }
+    if ((self->flags & js.is_array) && _PyUnicode_EqualToASCIIString(name, "keys")) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+        return NULL;
+    }
+    PyObject *enc = PyDict_GetItemWithError(js.names, name);
+    if (enc != NULL) {
+        Py_INCREF(enc);
+    }
+    else if (PyErr_Occurred() || (enc = PyObject_CallOneArg(js.encname, name)) == NULL) {
+        return NULL;
+    }
+    if (!PyBytes_Check(enc)) {
+        Py_DECREF(enc);
+        PyErr_SetString(PyExc_TypeError, "an encoded JavaScript name must be bytes");
+        return NULL;
+    }
+    char buf[256];
+    Py_ssize_t n = PyBytes_GET_SIZE(enc);
+    char *req = buf;
+    if (5 + n > (Py_ssize_t)sizeof(buf)) {
+        req = PyMem_Malloc(5 + n);
+        if (req == NULL) {
+            Py_DECREF(enc);
+            return PyErr_NoMemory();
+        }
+    }
+    req[0] = 'G';
+    memcpy(req + 1, &self->id, 4);
+    memcpy(req + 5, PyBytes_AS_STRING(enc), n);
+    Py_DECREF(enc);
+    const char *r;
+    PyObject *big;
+    Py_ssize_t size = js_host(req, 5 + n, &r, &big);
+    if (req != buf) {
+        PyMem_Free(req);
+    }
+    if (size < 0) {
+        return NULL;
+    }
+    if (size >= 1 && r[0] == 'A') {
+        Py_XDECREF(big);
+        PyErr_SetObject(PyExc_AttributeError, name);
+        return NULL;
+    }
+    Py_ssize_t end;
+    res = js_dec(r, size, 0, &end);
+    Py_XDECREF(big);
+    return res;
+}
+
+/* Append an argument in the wire format; 0 when it needs the Python
+   encoder (objects become PyProxies there), -1 when it does not fit. */
+static int
+put_arg(char *buf, Py_ssize_t cap, Py_ssize_t *len, PyObject *a)
+{
+    char *p = buf + *len;
+    Py_ssize_t left = cap - *len;
+    if (PyLong_CheckExact(a)) {
+        int overflow;
+        long v = PyLong_AsLongAndOverflow(a, &overflow);
+        if (overflow || v < INT32_MIN || v > INT32_MAX) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (left < 5) {
+            return -1;
+        }
+        int32_t i = (int32_t)v;
+        p[0] = 'i';
+        memcpy(p + 1, &i, 4);
+        *len += 5;
+        return 1;
+    }
+    if (PyUnicode_CheckExact(a)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(a, &n);
+        if (s == NULL) {
+            PyErr_Clear();  /* lone surrogates: the Python encoder passes them */
+            return 0;
+        }
+        if (left < 5 + n) {
+            return -1;
+        }
+        uint32_t n32 = (uint32_t)n;
+        p[0] = 's';
+        memcpy(p + 1, &n32, 4);
+        memcpy(p + 5, s, n);
+        *len += 5 + n;
+        return 1;
+    }
+    if (PyFloat_CheckExact(a)) {
+        if (left < 9) {
+            return -1;
+        }
+        double d = PyFloat_AS_DOUBLE(a);
+        p[0] = 'd';
+        memcpy(p + 1, &d, 8);
+        *len += 9;
+        return 1;
+    }
+    if (a == Py_None || a == Py_True || a == Py_False) {
+        if (left < 1) {
+            return -1;
+        }
+        p[0] = a == Py_None ? 'u' : a == Py_True ? 't' : 'f';
+        *len += 1;
+        return 1;
+    }
+    if (PyObject_TypeCheck(a, &JsRef_Type)) {
+        if (left < 5) {
+            return -1;
+        }
+        p[0] = 'j';
+        memcpy(p + 1, &((JsRefObject *)a)->id, 4);
+        *len += 5;
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *
+call_slow(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *small[8];
+    PyObject **stack = small;
+    if (1 + nargs + nkw > 8) {
+        stack = PyMem_Malloc((1 + nargs + nkw) * sizeof(PyObject *));
+        if (stack == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
+    stack[0] = self;
+    memcpy(stack + 1, args, (nargs + nkw) * sizeof(PyObject *));
+    PyObject *res = PyObject_Vectorcall(js.call_py, stack, 1 + nargs, kwnames);
+    if (stack != small) {
+        PyMem_Free(stack);
+    }
+    return res;
+}
+
+/* JsProxy.__call__ for callables (jsproxy.c JsMethod_Vectorcall): numbers,
+   strings, None, booleans and JsProxies are encoded here; any other
+   argument, and keywords, take the Python path. */
+static PyObject *
+jsref_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (js_check_ready() < 0) {
+        return NULL;
+    }
+    JsRefObject *self = (JsRefObject *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || self->C == NULL) {
+        return call_slow(op, args, nargsf, kwnames);
+    }
+    char buf[512];
+    Py_ssize_t len = 9;
+    memcpy(buf, PyBytes_AS_STRING(self->C), 9);
+    uint32_t n32 = (uint32_t)nargs;
+    memcpy(buf + len, &n32, 4);
+    len += 4;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        if (put_arg(buf, sizeof(buf), &len, args[i]) <= 0) {
+            return call_slow(op, args, nargsf, kwnames);
+        }
+    }
+    const char *r;
+    PyObject *big;
+    Py_ssize_t size = js_host(buf, len, &r, &big);
+    if (size < 0) {
+        return NULL;
+    }
+    PyObject *res;
+    if (size < 2 || (unsigned char)r[0] > 1) {
+        /* An error result has no "kept" byte. */
+        res = js_raise(r, size, 0);
+        Py_XDECREF(big);
+        return res;
+    }
+    if (r[1] == 'V' || r[1] == 'Y') {
+        /* The outcome of a settled promise, in place of the promise. */
+        PyObject *b = PyBytes_FromStringAndSize(r, size);
+        Py_XDECREF(big);
+        if (b == NULL) {
+            return NULL;
+        }
+        res = PyObject_CallOneArg(js.settled_future, b);
+        Py_DECREF(b);
+        return res;
+    }
+    int awaitable = r[1] == 'h' && size >= 10 && (rd_u32(r + 6) & js.is_awaitable);
+    Py_ssize_t end;
+    res = js_dec(r, size, 1, &end);
+    Py_XDECREF(big);
+    if (res != NULL && awaitable) {
+        Py_SETREF(res, PyObject_CallOneArg(js.promise_future, res));
+    }
+    return res;
+}
+
+static PyMemberDef jsref_members[] = {
+    {"_id", Py_T_UINT, offsetof(JsRefObject, id), 0, NULL},
+    {"_this", Py_T_UINT, offsetof(JsRefObject, this_id), 0, NULL},
+    {"_flags", Py_T_UINT, offsetof(JsRefObject, flags), 0, NULL},
+    {"_hb", Py_T_OBJECT_EX, offsetof(JsRefObject, hb), 0, NULL},
+    {"_G", Py_T_OBJECT_EX, offsetof(JsRefObject, G), 0, NULL},
+    {"_C", Py_T_OBJECT_EX, offsetof(JsRefObject, C), 0, NULL},
+    {NULL},
+};
+
+static PyMethodDef jsref_methods[] = {
+    {"_call", _PyCFunction_CAST(jsref_call), METH_FASTCALL | METH_KEYWORDS,
+     "_call(*args, **kwargs)\n\nCall the JavaScript function."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject JsRef_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_wasmpy.JsRef",
+    .tp_doc = "The handle of a JavaScript value: the base of pyodide.ffi's JsProxy classes.",
+    .tp_basicsize = sizeof(JsRefObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_dealloc = jsref_dealloc,
+    .tp_getattro = jsref_getattro,
+    .tp_members = jsref_members,
+    .tp_methods = jsref_methods,
+};
+
+/* ---- module functions ------------------------------------------------------- */
+
+PyObject *
+wasmpy_jsref_setup(PyObject *module, PyObject *args)
+{
+    PyObject *classes, *class_for, *wrap_error, *dec, *names, *encname, *jsnull;
+    PyObject *promise_future, *call_py, *raise_result, *settled_future;
+    unsigned int is_error, is_array, is_callable, is_awaitable;
+    if (!PyArg_ParseTuple(args, "O!OOOO!OOOOOOIIII:jsref_setup",
+                          &PyDict_Type, &classes, &class_for, &wrap_error, &dec,
+                          &PyDict_Type, &names, &encname, &jsnull, &promise_future,
+                          &call_py, &raise_result, &settled_future,
+                          &is_error, &is_array, &is_callable, &is_awaitable)) {
+        return NULL;
+    }
+    Py_XSETREF(js.classes, Py_NewRef(classes));
+    Py_XSETREF(js.class_for, Py_NewRef(class_for));
+    Py_XSETREF(js.wrap_error, Py_NewRef(wrap_error));
+    Py_XSETREF(js.dec, Py_NewRef(dec));
+    Py_XSETREF(js.names, Py_NewRef(names));
+    Py_XSETREF(js.encname, Py_NewRef(encname));
+    Py_XSETREF(js.jsnull, Py_NewRef(jsnull));
+    Py_XSETREF(js.promise_future, Py_NewRef(promise_future));
+    Py_XSETREF(js.call_py, Py_NewRef(call_py));
+    Py_XSETREF(js.raise_result, Py_NewRef(raise_result));
+    Py_XSETREF(js.settled_future, Py_NewRef(settled_future));
+    js.is_error = is_error;
+    js.is_array = is_array;
+    js.is_callable = is_callable;
+    js.is_awaitable = is_awaitable;
+    for (int i = 0; i < CLASS_CACHE; i++) {
+        Py_CLEAR(class_cache[i].cls);
+    }
+    js.ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* wrap(id, flags, this) -> JsProxy */
+PyObject *
+wasmpy_jsref_wrap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (js_check_ready() < 0) {
+        return NULL;
+    }
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "wrap() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    uint32_t v[3];
+    for (int i = 0; i < 3; i++) {
+        unsigned long x = PyLong_AsUnsignedLong(args[i]);
+        if (x == (unsigned long)-1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        v[i] = (uint32_t)x;
+    }
+    return js_wrap(v[0], v[1], v[2]);
+}
+
+/* dec(r, off) -> (value, end) */
+PyObject *
+wasmpy_jsref_dec(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (js_check_ready() < 0) {
+        return NULL;
+    }
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "dec(r: bytes, off: int)");
+        return NULL;
+    }
+    Py_ssize_t off = PyLong_AsSsize_t(args[1]);
+    if (off == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *r = args[0];
+    if (off < 0 || off >= PyBytes_GET_SIZE(r)) {
+        return PyObject_CallFunction(js.dec, "On", r, off);
+    }
+    /* r is immutable and referenced by the caller: a re-entrant call
+       during a proxy's allocation cannot change it. */
+    Py_ssize_t end;
+    PyObject *v = js_dec(PyBytes_AS_STRING(r), PyBytes_GET_SIZE(r), off, &end);
+    if (v == NULL) {
+        return NULL;
+    }
+    PyObject *t = PyTuple_New(2);
+    PyObject *e = PyLong_FromSsize_t(end);
+    if (t == NULL || e == NULL) {
+        Py_XDECREF(t);
+        Py_XDECREF(e);
+        Py_DECREF(v);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, v);
+    PyTuple_SET_ITEM(t, 1, e);
+    return t;
+}
+
+/* release(id): the handle is released with the next batch. */
+PyObject *
+wasmpy_jsref_release(PyObject *module, PyObject *arg)
+{
+    unsigned long id = PyLong_AsUnsignedLong(arg);
+    if (id == (unsigned long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    release_push((uint32_t)id);
+    Py_RETURN_NONE;
+}
+
+/* flush(): release the pending handles now. */
+PyObject *
+wasmpy_jsref_flush(PyObject *module, PyObject *unused)
+{
+    release_flush();
+    Py_RETURN_NONE;
+}
+
+int
+wasmpy_jsref_add_type(PyObject *module)
+{
+    if (PyType_Ready(&JsRef_Type) < 0) {
+        return -1;
+    }
+    return PyModule_AddObjectRef(module, "JsRef", (PyObject *)&JsRef_Type);
+}

@@ -1,0 +1,36 @@
+/* What the files of the _wasmpy module share: the host's imports (module
+ * "wasmpy"; see wasmpymodule.c for the calling convention) and the parts of
+ * _wasmpy.JsRef (jsref.c) that the module table names. */
+
+#ifndef WASMPY_H
+#define WASMPY_H
+
+#include "Python.h"
+#include <stdint.h>
+
+#define WASMPY_IMPORT(name) \
+    __attribute__((import_module("wasmpy"), import_name(name)))
+
+WASMPY_IMPORT("call")
+int32_t wasmpy_host_call(const char *name, uint32_t name_len,
+                         const char *data, uint32_t data_len,
+                         char *out, uint32_t out_cap);
+WASMPY_IMPORT("take")
+void wasmpy_host_take(char *buf);
+WASMPY_IMPORT("result")
+void wasmpy_host_result(const char *data, uint32_t len);
+WASMPY_IMPORT("tick")
+void wasmpy_host_tick(void);
+
+/* Raise the exception that a host error payload names. */
+void wasmpy_raise_host_error(const char *msg, Py_ssize_t len);
+
+/* jsref.c */
+PyObject *wasmpy_jsref_setup(PyObject *module, PyObject *args);
+PyObject *wasmpy_jsref_wrap(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *wasmpy_jsref_dec(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *wasmpy_jsref_release(PyObject *module, PyObject *arg);
+PyObject *wasmpy_jsref_flush(PyObject *module, PyObject *unused);
+int wasmpy_jsref_add_type(PyObject *module);
+
+#endif /* WASMPY_H */
