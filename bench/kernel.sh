@@ -26,6 +26,8 @@ print(json.dumps({k: r[k] for k in r if k in ("cold_start", "execute_pass", "exe
 	echo "== nbconvert_bench: $k"
 	$py "$shared/bench/nbconvert_bench.py" --kernel "$k" --runs 3 --out "$out/nbconvert-$k.json" | tail -n 5
 done
+echo "== the client's own share: a kernel that answers at once, beside wasmpy and ipykernel"
+$py bench/floor.py --kernels wasmpy,python3
 echo "== startup: process start to the first 1+1 result, with a profile"
 $py bench/startup.py --runs 5
 if command -v npm >/dev/null && [ ! -d bench/pyodide/node_modules/pyodide ]; then
