@@ -110,3 +110,75 @@ _flush_release()
 print("ok")`, "ok\n"},
 	})
 }
+
+// Calls of PyProxies from JavaScript, answered in C when the arguments are
+// simple (wasmpy_jsref_dispatch), with the Python dispatcher's semantics.
+func TestJsRefCallsFromJS(t *testing.T) {
+	e := newPyEnv(t)
+	e.mustExec(`import js, asyncio
+from pyodide.code import run_js
+from pyodide.ffi import create_proxy, to_js, JsException
+show = lambda *a, **k: repr(a) + (repr(k) if k else "")
+p = create_proxy(show)
+call = run_js("(f, ...a) => f(...a)")
+`)
+	e.run(t, []pyCase{
+		{"arguments", `
+print(call(p, 1, -2.5, "s\u00e9", None, True, False))
+print(call(p, js.Object.new(), run_js("[1, 2]"), run_js("null"), run_js("2n ** 64n")))
+print(run_js("(f) => f()")(p), run_js("(f) => f(undefined, 2 ** 31)")(p))
+q = create_proxy([1, 2])
+print(run_js("(f, q) => f(q, q)")(p, q))
+q.destroy()`,
+			"(1, -2.5, 'sé', None, True, False)\n([object Object], 1,2, jsnull, 18446744073709551616)\n() (None, 2147483648)\n([1, 2], [1, 2])\n"},
+		{"keywords and callRelaxed", `
+print(run_js("(f) => f.callKwargs(1, {b: 2})")(p))
+def two(a, b=0):
+    return a + b
+t = create_proxy(two)
+print(run_js("(f) => f.callRelaxed(1, 2, 3)")(t), run_js("(f) => f.callRelaxed(5)")(t))
+t.destroy()`,
+			"(1,){'b': 2}\n3 5\n"},
+		{"results", `
+def res(k):
+    return {"i": 7, "big": 2**40, "f": 0.5, "s": "x", "n": None, "t": True, "o": [1], "j": js.Math, "null": run_js("null")}[k]
+r = create_proxy(res)
+print(run_js("(f) => ['i', 'big', 'f', 's', 'n', 't', 'o', 'j', 'null'].map(k => { const v = f(k); return typeof v + ':' + (v === null ? 'null' : String(v)); }).join(' ')")(r))
+r.destroy()`,
+			"number:7 number:1099511627776 number:0.5 string:x undefined:undefined boolean:true object:[1] object:[object Math] object:null\n"},
+		{"errors cross", `
+def bad(x):
+    raise KeyError(x)
+b = create_proxy(bad)
+print(run_js("(f) => { try { f(1); } catch (e) { return e.constructor.name + ' ' + e.type; } }")(b))
+try:
+    call(b, 2)
+except KeyError as e:
+    print("KeyError", e)
+b.destroy()
+try:
+    call(b, 3)
+except JsException as e:
+    print(type(e).__name__, "destroyed" in str(e))`,
+			"PythonError KeyError\nKeyError 2\nJsException True\n"},
+		// What a callback prints comes before what JavaScript logs after it.
+		{"output order", `
+def say(x):
+    print("py", x)
+    return x
+s = create_proxy(say)
+run_js("(f) => { console.log('js before'); f(1); console.log('js after'); f(2); }")(s)
+s.destroy()`,
+			"js before\npy 1\njs after\npy 2\n"},
+		{"async function gives a promise", `
+async def later(x):
+    await asyncio.sleep(0)
+    return x * 2
+l = create_proxy(later)
+async def main():
+    print(await run_js("(f) => f(21)")(l))
+asyncio.run(main())
+l.destroy()`,
+			"42\n"},
+	})
+}

@@ -551,6 +551,7 @@ func (in *Interpreter) causeOf(ctx context.Context, err error) error {
 	// wazero's trap errors carry a guest stack trace after the first line.
 	msg := err.Error()
 	if i := strings.Index(msg, "\nwasm stack trace:"); i > 0 {
+		in.log.Debug("guest trap", "trace", msg[i+1:])
 		msg = msg[:i]
 	}
 	return errors.New(msg)

@@ -603,7 +603,185 @@ static PyTypeObject JsRef_Type = {
     .tp_methods = jsref_methods,
 };
 
+/* ---- calls from JavaScript ------------------------------------------------------ */
+
+/* What the Python side gives to jsref_setup_calls. */
+static struct {
+    PyObject *objs;         /* dict: PyProxy id -> Python object */
+    PyObject *call_result;  /* call_result(obj, res) -> bytes */
+    PyObject *py_exc;       /* py_exc(exc) -> bytes: the 'E' answer */
+    PyObject *rt;           /* _wasmpy_rt's dict: _depth, _waits */
+} calls;
+
+/* Encode a call's result when it is simple; 0 when it needs the Python
+   encoder (objects become PyProxies, coroutines Futures), -1 on overflow. */
+static int
+put_result(char *buf, Py_ssize_t cap, Py_ssize_t *len, PyObject *v)
+{
+    if (v == js.jsnull) {
+        buf[(*len)++] = 'n';
+        return 1;
+    }
+    return put_arg(buf, cap, len, v);
+}
+
+/* _wasmpy_rt.dispatch's bookkeeping: its depth of calls from the host, and
+   whether, at this depth, what Python printed must go out now (the host's
+   own output, console.log, is to follow it). */
+static long
+rt_depth(void)
+{
+    PyObject *d = PyDict_GetItemString(calls.rt, "_depth");
+    return d != NULL && PyLong_Check(d) ? PyLong_AsLong(d) : 0;
+}
+
+static void
+rt_set_depth(long depth)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *d = PyLong_FromLong(depth);
+    if (d != NULL) {
+        (void)PyDict_SetItemString(calls.rt, "_depth", d);
+        Py_DECREF(d);
+    }
+    PyErr_Clear();
+    PyErr_SetRaisedException(exc);
+}
+
+static int
+rt_must_flush(long depth)
+{
+    if (depth == 0) {
+        return 1;
+    }
+    PyObject *w = PyDict_GetItemString(calls.rt, "_waits");
+    if (w == NULL || !PyList_Check(w) || PyList_GET_SIZE(w) == 0) {
+        return 0;
+    }
+    PyObject *last = PyList_GET_ITEM(w, PyList_GET_SIZE(w) - 1);
+    return PyLong_Check(last) && PyLong_AsLong(last) == depth;
+}
+
+/* A call of a PyProxy from JavaScript, the hot path of wasmpy_dispatch:
+   "jsffi\0" then 'c', u64 proxy id, u8 relaxed, u32 nargs, the arguments
+   and a u32 count of keywords (see _core_ffi._op_call).  Returns 0 to leave
+   the request to the Python dispatcher (keywords, callRelaxed, an unknown
+   id), 1 when the answer went to the host, -1 when making it failed (the
+   exception is set). */
+int
+wasmpy_jsref_dispatch(const char *data, uint32_t len)
+{
+    static const char target[6] = "jsffi";
+    if (calls.objs == NULL || !js.ready || len < 6 + 14
+        || memcmp(data, target, 6) != 0 || data[6] != 'c' || data[6 + 9] != 0) {
+        return 0;
+    }
+    const char *r = data + 6;
+    Py_ssize_t size = len - 6;
+    uint64_t pid;
+    memcpy(&pid, r + 1, 8);
+    uint32_t nargs = rd_u32(r + 10);
+    if (nargs > 8) {
+        return 0;
+    }
+    PyObject *key = PyLong_FromUnsignedLongLong(pid);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *obj = PyDict_GetItemWithError(calls.objs, key);
+    Py_DECREF(key);
+    if (obj == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(obj);
+    PyObject *args[8];
+    uint32_t got = 0;
+    Py_ssize_t off = 14;
+    int handled = 1;
+    while (got < nargs) {
+        Py_ssize_t end;
+        PyObject *a = js_dec(r, size, off, &end);
+        if (a == NULL) {
+            handled = -1;
+            break;
+        }
+        args[got++] = a;
+        off = end;
+    }
+    /* No keywords: nothing more, or a zero count. */
+    if (handled == 1 && !(off == size || (off + 4 == size && rd_u32(r + off) == 0))) {
+        handled = 0;
+    }
+    if (handled != 1) {
+        for (uint32_t i = 0; i < got; i++) {
+            Py_DECREF(args[i]);
+        }
+        Py_DECREF(obj);
+        return handled;
+    }
+    long depth = rt_depth();
+    rt_set_depth(depth + 1);
+    PyObject *res = PyObject_Vectorcall(obj, args, nargs, NULL);
+    PyObject *exc = res == NULL ? PyErr_GetRaisedException() : NULL;
+    rt_set_depth(depth);
+    for (uint32_t i = 0; i < got; i++) {
+        Py_DECREF(args[i]);
+    }
+    char buf[256];
+    Py_ssize_t n = 0;
+    PyObject *out = NULL;
+    if (exc != NULL) {
+        out = PyObject_CallOneArg(calls.py_exc, exc);
+        Py_DECREF(exc);
+    }
+    else if (res == NULL) {
+        PyErr_SetString(PyExc_SystemError, "a call from JavaScript failed without an exception");
+    }
+    else if (put_result(buf, sizeof(buf), &n, res) <= 0) {
+        n = 0;
+        out = PyObject_CallFunctionObjArgs(calls.call_result, obj, res, NULL);
+    }
+    Py_XDECREF(res);
+    Py_DECREF(obj);
+    if (rt_must_flush(depth)) {
+        PyObject *pending = PyErr_GetRaisedException();
+        wasmpy_flush_std();
+        PyErr_SetRaisedException(pending);
+    }
+    if (n > 0) {
+        wasmpy_host_result(buf, (uint32_t)n);
+        return 1;
+    }
+    if (out == NULL) {
+        return -1;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(out, &view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(out);
+        return -1;
+    }
+    wasmpy_host_result((const char *)view.buf, (uint32_t)view.len);
+    PyBuffer_Release(&view);
+    Py_DECREF(out);
+    return 1;
+}
+
 /* ---- module functions ------------------------------------------------------- */
+
+PyObject *
+wasmpy_jsref_setup_calls(PyObject *module, PyObject *args)
+{
+    PyObject *objs, *call_result, *py_exc, *rt;
+    if (!PyArg_ParseTuple(args, "O!OOO!:jsref_setup_calls", &PyDict_Type, &objs,
+                          &call_result, &py_exc, &PyDict_Type, &rt)) {
+        return NULL;
+    }
+    Py_XSETREF(calls.call_result, Py_NewRef(call_result));
+    Py_XSETREF(calls.py_exc, Py_NewRef(py_exc));
+    Py_XSETREF(calls.rt, Py_NewRef(rt));
+    Py_XSETREF(calls.objs, Py_NewRef(objs));
+    Py_RETURN_NONE;
+}
 
 PyObject *
 wasmpy_jsref_setup(PyObject *module, PyObject *args)

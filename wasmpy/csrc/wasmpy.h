@@ -25,6 +25,9 @@ void wasmpy_host_tick(void);
 /* Raise the exception that a host error payload names. */
 void wasmpy_raise_host_error(const char *msg, Py_ssize_t len);
 
+/* Flush sys.stdout and sys.stderr (errors are cleared). */
+void wasmpy_flush_std(void);
+
 /* jsref.c */
 PyObject *wasmpy_jsref_setup(PyObject *module, PyObject *args);
 PyObject *wasmpy_jsref_wrap(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
@@ -32,5 +35,7 @@ PyObject *wasmpy_jsref_dec(PyObject *module, PyObject *const *args, Py_ssize_t n
 PyObject *wasmpy_jsref_release(PyObject *module, PyObject *arg);
 PyObject *wasmpy_jsref_flush(PyObject *module, PyObject *unused);
 int wasmpy_jsref_add_type(PyObject *module);
+PyObject *wasmpy_jsref_setup_calls(PyObject *module, PyObject *args);
+int wasmpy_jsref_dispatch(const char *data, uint32_t len);
 
 #endif /* WASMPY_H */

@@ -173,6 +173,9 @@ static PyMethodDef wasmpy_methods[] = {
      "set_dispatcher(fn)\n\nfn(data: bytes) -> bytes answers the host's calls."},
     {"jsref_setup", wasmpy_jsref_setup, METH_VARARGS,
      "jsref_setup(...)\n\nThe Python side of JsRef (see jsref.c)."},
+    {"jsref_setup_calls", wasmpy_jsref_setup_calls, METH_VARARGS,
+     "jsref_setup_calls(objs, call_result, py_exc, rt_dict)\n\n"
+     "The Python side of calls from JavaScript answered in C (see jsref.c)."},
     {"jsref_wrap", _PyCFunction_CAST(wasmpy_jsref_wrap), METH_FASTCALL,
      "jsref_wrap(id, flags, this) -> JsProxy"},
     {"jsref_dec", _PyCFunction_CAST(wasmpy_jsref_dec), METH_FASTCALL,
@@ -291,8 +294,8 @@ print_exception(void)
     }
 }
 
-static void
-flush_std(void)
+void
+wasmpy_flush_std(void)
 {
     const char *names[] = {"stdout", "stderr"};
     for (int i = 0; i < 2; i++) {
@@ -333,7 +336,7 @@ wasmpy_exec(const char *code, uint32_t len)
     Py_XDECREF(result);
     Py_XDECREF(main);
     Py_XDECREF(src);
-    flush_std();
+    wasmpy_flush_std();
     PyGILState_Release(g);
     return rc;
 }
@@ -349,7 +352,15 @@ wasmpy_dispatch(const char *data, uint32_t len)
         return 2;
     }
     PyGILState_STATE g = PyGILState_Ensure();
-    int rc = 0;
+    int rc = wasmpy_jsref_dispatch(data, len);
+    if (rc != 0) {
+        /* A call of a PyProxy from JavaScript, answered in C. */
+        if (rc < 0) {
+            print_exception();
+        }
+        PyGILState_Release(g);
+        return rc < 0 ? 1 : 0;
+    }
     PyObject *arg = PyBytes_FromStringAndSize(data, len);
     PyObject *res = NULL;
     if (arg != NULL) {

@@ -175,8 +175,6 @@ _u32u32u32_at = struct.Struct("<III").unpack_from
 _call_hdr = struct.Struct("<xQBI").unpack_from
 # A call from JavaScript with one int32 argument and no keywords: op, u64
 # Python id, u8 relaxed, u32 1, 'i', i32, u32 0 (see _dispatch).
-_call_one_int = struct.Struct("<xQBIxiI").unpack_from
-_CALL_ONE_INT_LEN = 23
 
 _RESERVED = frozenset(
     [
@@ -2758,21 +2756,11 @@ _OPS = {
 
 
 def _dispatch(data: bytes) -> bytes:
-    op = data[0]
-    if op == 99:  # 'c', the hot path
-        try:
-            if len(data) == _CALL_ONE_INT_LEN and data[14] == 105:
-                # f(i) from JavaScript: one unpack, no argument list.
-                pid, relaxed, nargs, a, nkw = _call_one_int(data)
-                if nargs == 1 and not relaxed and not nkw:
-                    obj = _objs[pid]
-                    return _call_result(obj, obj(a))
-            return _op_call(data)
-        except BaseException as e:  # noqa: BLE001 - every exception goes to JS
-            return _py_exc(e)
+    # (Calls with simple arguments, the hot path, are answered in C first:
+    # wasmpy_jsref_dispatch in jsref.c.)
     try:
-        return _OPS[op](data)
-    except BaseException as e:  # noqa: BLE001
+        return _OPS[data[0]](data)
+    except BaseException as e:  # noqa: BLE001 - every exception goes to JS
         return _py_exc(e)
 
 
@@ -2848,3 +2836,6 @@ _wasmpy.jsref_setup(
     _classes, _class_for, _wrap_error, _dec_py, _names, _encname, jsnull, _promise_future,
     _call_py, _raise_result, _settled_future, IS_ERROR, IS_ARRAY, IS_CALLABLE, IS_AWAITABLE,
 )
+# Calls of PyProxies from JavaScript with simple arguments are answered in C
+# (wasmpy_dispatch), with _op_call's semantics; the others come to _dispatch.
+_wasmpy.jsref_setup_calls(_objs, _call_result, _py_exc, vars(_wasmpy_rt))

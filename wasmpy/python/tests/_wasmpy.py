@@ -68,6 +68,10 @@ def jsref_setup(*args: Any) -> None:
     pass
 
 
+def jsref_setup_calls(*args: Any) -> None:
+    pass
+
+
 def jsref_wrap(i: int, flags: int, this: int) -> Any:
     raise HostError("no JavaScript world in the fake _wasmpy")
 
