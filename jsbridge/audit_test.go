@@ -325,6 +325,102 @@ print(js.Number(2**64))`, "18446744073709552000,-1.1805916207174113e+21,5,3,0,tr
 from pyodide.code import CodeRunner
 cr = CodeRunner("1 + 1")
 print(hasattr(cr, "code"), cr.compile().code.co_name, cr.run({}))`, "False <module> 2\n"},
+		// Fourth round.
+		// jsproxy.c fills only mp_subscript for HAS_GET: without
+		// Symbol.iterator the proxy is not iterable (no sequence-protocol
+		// fallback calling get(0), get(1), ... forever), and no mapping is
+		// reversible.
+		{"get-only proxy not iterable", `
+o = run_js("({ get(k) { return k === 0 ? 'zero' : undefined; }, size: 3 })")
+print(o[0], o[1], len(o))
+for f in [lambda: iter(o), lambda: 'x' in o, lambda: reversed(o), lambda: reversed(run_js("new Map()")), lambda: reversed(run_js("({})").as_object_map())]:
+    try:
+        f()
+    except TypeError as e:
+        print(e)
+print(list(reversed(run_js("[1, 2]"))), list(reversed(run_js("new Uint8Array([3, 4])"))))
+print(list(run_js("({ get(k) { return 1; }, *[Symbol.iterator]() { yield 'i'; } })")), [list(x) for x in js.Headers.new([["a", "1"]])])`,
+			"zero None 3\n'pyodide.ffi.JsProxy' object is not iterable\nargument of type 'pyodide.ffi.JsProxy' is not iterable\n" +
+				"'pyodide.ffi.JsProxy' object is not reversible\n'pyodide.ffi.JsProxy' object is not reversible\n'pyodide.ffi.JsProxy' object is not reversible\n[2, 1] [4, 3]\n['i'] [['a', '1']]\n"},
+		// jsproxy.c JsProxy_compute_typeflags uses pre.js hasProperty (own
+		// properties up the prototype chain, getters not run) and Array.isArray.
+		{"type flags of a Proxy", `
+p = run_js("new Proxy({}, {get: (t, k) => typeof k === 'string' ? 'v:' + k : undefined, has: () => true})")
+print(type(p).__name__, p.anything)
+try:
+    len(p)
+except TypeError as e:
+    print(e)
+a = run_js("new Proxy([1, 2, 3], {})")
+print(type(a).__name__, len(a), list(a), a[1], isinstance(a, JsArray))
+o = run_js("({ get size() { throw new Error('nope'); } })")
+try:
+    len(o)
+except JsException as e:
+    print(e)
+print(type(run_js("({ name: 'N', message: 'M', stack: '' })")).__name__)`,
+			"JsProxy v:anything\nobject of type 'pyodide.ffi.JsProxy' has no len()\nJsProxy 3 [1, 2, 3] 2 True\nError: nope\nJsException\n"},
+		// pyproxy.ts: a callable PyProxy's target is `function () {}` with
+		// prototype undefined: `new` makes a plain object, Python is not called.
+		{"new on a callable PyProxy", `
+def f(x=None):
+    print("called", x)
+p = create_proxy(f)
+print(run_js("(F) => { const o = new F(1); return [typeof o, Object.keys(o).length, Object.getOwnPropertyNames(F).includes('prototype'), F.prototype === undefined].join(); }")(p))
+p.destroy()`, "object,0,true,true\n"},
+		// pyproxy.ts ownKeys: Reflect.ownKeys(target) includes Symbol(pyproxy.attrs).
+		{"ownKeys symbol", `
+d = create_proxy({"a": 1})
+print(run_js("(d) => Reflect.ownKeys(d).filter(k => typeof k === 'symbol').map(String).join()")(d))
+d.destroy()`, "Symbol(pyproxy.attrs)\n"},
+		// jsproxy.c JsMap_update: keyword arguments are not added.
+		{"JsMap update keywords", `
+m = run_js("new Map()")
+m.update({'a': 1}, b=2)
+m.update(c=3)
+m.update([('d', 4)])
+print(sorted(m.keys()))`, "['a', 'd']\n"},
+		// pyproxy.c _pyproxy_get_buffer: data spans the lowest to the highest
+		// element; strides and offset in elements; contiguity as Python's.
+		{"getBuffer strided views", `
+f = run_js("(b) => { const pb = b.getBuffer(); const r = [pb.offset, JSON.stringify(pb.shape), JSON.stringify(pb.strides), pb.c_contiguous, pb.f_contiguous, pb.nbytes, pb.data.length]; pb.release(); return r.join('|'); }")
+import array
+base = bytearray(range(10))
+for m in [memoryview(base)[::-1], memoryview(base)[1:9:3], memoryview(base)[8:1:-2], memoryview(array.array('i', range(6)))[::2], memoryview(b'')]:
+    print(f(m))
+ba = bytearray(8)
+run_js("(b) => { const pb = b.getBuffer(); for (let i = 0; i < pb.shape[0]; i++) pb.data[pb.offset + i * pb.strides[0]] = 10 + i; pb.release(); }")(memoryview(ba)[::-2])
+print(list(ba))`, "9|[10]|[-1]|0|0|10|10\n0|[3]|[3]|0|0|7|7\n6|[4]|[-2]|0|0|7|7\n0|[3]|[2]|0|0|20|5\n0|[0]|[1]|1|1|0|0\n[0, 13, 0, 12, 0, 11, 0, 10]\n"},
+		// pyproxy.ts callRelaxed is relaxed_call(this, ...): a roundtrip proxy
+		// arrives as a JsDoubleProxy, which relaxed_call's lru_cache cannot hash.
+		{"callRelaxed", `
+def f(a, b=5):
+    return a + b
+for arg in [create_proxy(f), f]:
+    for src in ["(f) => f.callRelaxed(1, 2, 3)", "(f) => f.callKwargsRelaxed(1, {b: 10, c: 20})"]:
+        try:
+            print(run_js(src)(arg))
+        except TypeError as e:
+            print(e)
+from pyodide.code import relaxed_call
+class C:
+    __hash__ = None
+    def __call__(self, a):
+        return a
+try:
+    relaxed_call(C(), 1, 2)
+except TypeError as e:
+    print(e)`, "unhashable type: 'pyodide.ffi.JsProxy'\nunhashable type: 'pyodide.ffi.JsProxy'\n3\n11\nunhashable type: 'C'\n"},
+		// Pyodide's module layout: CodeRunner and eval_code come from
+		// _pyodide._base; the public names of pyodide.code and pyodide.ffi.
+		{"module layout", `
+import pyodide.code as pc, pyodide.ffi as pf
+print(pc.CodeRunner, pc.eval_code.__module__, pc.run_js.__module__, pf.to_js.__module__, pf.IN_BROWSER)
+print([x for x in dir(pc) if not x.startswith('_')])
+print([x for x in dir(pf) if not x.startswith('_') and not x.startswith('Js')])`,
+			"<class '_pyodide._base.CodeRunner'> _pyodide._base pyodide.code _pyodide_core True\n" +
+				"['Any', 'Callable', 'CodeRunner', 'Param', 'Param2', 'ParamSpec', 'Parameter', 'RetType', 'Signature', 'TypeVar', 'eval_code', 'eval_code_async', 'find_imports', 'lru_cache', 'relaxed_call', 'relaxed_wrap', 'run_js', 'should_quiet', 'signature', 'wraps']\n" +
+				"['ConversionError', 'IN_BROWSER', 'InternalError', 'ToJsConverter', 'can_run_sync', 'create_once_callable', 'create_proxy', 'destroy_proxies', 'jsnull', 'register_js_module', 'run_sync', 'sys', 't', 'to_js', 'unregister_js_module']\n"},
 	}
 	e.run(t, cases)
 }
@@ -362,5 +458,11 @@ async def main():
     r2 = await pyfetch(URL + "/j")
     print(await r2.text(), r2.js_response.bodyUsed)
 asyncio.run(main())`, "JsProxy 200 True application/json False basic\n{'a': [1, jsnull]} True\n{\"a\": [1, null]} True\n"},
+		// FetchResponse has object's repr.
+		{"FetchResponse repr", `
+async def main():
+    r = await pyfetch(URL + "/j")
+    print(repr(r).split(" object at ")[0])
+asyncio.run(main())`, "<pyodide.http._pyfetch.FetchResponse\n"},
 	})
 }

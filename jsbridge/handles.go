@@ -1,6 +1,8 @@
 package jsbridge
 
 import (
+	"reflect"
+
 	"github.com/dop251/goja"
 )
 
@@ -202,7 +204,21 @@ func (w *World) typeFlagsWith(o *goja.Object, guarded bool) (flags uint32) {
 			flags |= flagAsyncIterator
 		}
 	}
-	if get("size") != nil || (flags&flagCallable == 0 && get("length") != nil) {
+	// pre.js hasProperty looks for own properties along the prototype
+	// chain; for ordinary objects a read finds the same ones, but a Proxy
+	// answers a read through its get trap (which may make up values for
+	// every key), so ask it the way Pyodide does.
+	// The guarded pass runs when a getter threw: such a property exists for
+	// hasProperty (which does not run getters).
+	has := func(name string) bool { return get(name) != nil }
+	proxy := o.ExportType() == proxyType
+	if proxy || guarded {
+		has = func(name string) bool {
+			v, err := w.helpers.hasProperty(goja.Undefined(), o, w.rt.ToValue(name))
+			return err == nil && v.ToBoolean()
+		}
+	}
+	if has("size") || (flags&flagCallable == 0 && has("length")) {
 		flags |= flagHasLength
 	}
 	if isFn(get("get")) {
@@ -237,7 +253,7 @@ func (w *World) typeFlagsWith(o *goja.Object, guarded bool) (flags uint32) {
 	if (isView || tag == "ArrayBuffer") && flags&flagCallable == 0 {
 		flags |= flagBuffer
 	}
-	if cls == "Array" {
+	if cls == "Array" || (proxy && w.isArray(o)) {
 		flags |= flagArray
 	}
 	switch tag {
@@ -248,13 +264,15 @@ func (w *World) typeFlagsWith(o *goja.Object, guarded bool) (flags uint32) {
 	case "AsyncGenerator":
 		flags |= flagAsyncGenerator
 	}
-	if flags&(flagCallable|flagBuffer) == 0 && get("name") != nil && get("message") != nil {
-		if get("stack") != nil || w.constructorName(o) == "DOMException" {
+	if flags&(flagCallable|flagBuffer) == 0 && has("name") && has("message") {
+		if has("stack") || w.constructorName(o) == "DOMException" {
 			flags |= flagError
 		}
 	}
 	return flags
 }
+
+var proxyType = reflect.TypeOf(goja.Proxy{})
 
 // typeTag is Object.prototype.toString.call(o) without the brackets.
 func (w *World) typeTag(o *goja.Object) (tag string) {

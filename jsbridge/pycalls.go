@@ -329,9 +329,14 @@ func (w *World) pyCall(ref *pyRef, this goja.Value, args []goja.Value, kwargs *g
 		args = append(append([]goja.Value(nil), ref.boundArgs...), args...)
 	}
 	b := w.req(pyOpCall, ref)
-	if relaxed {
+	switch {
+	case relaxed && ref.roundtrip:
+		// Pyodide's callRelaxed passes the proxy itself to relaxed_call,
+		// and a roundtrip proxy arrives as a JsDoubleProxy (see _op_call).
+		b = append(b, 2)
+	case relaxed:
 		b = append(b, 1)
-	} else {
+	default:
 		b = append(b, 0)
 	}
 	b = appendU32(b, uint32(len(args)))
@@ -592,10 +597,12 @@ func (w *World) newDeferred() deferred {
 
 // readBufferView builds the object getBuffer returns from a 'B' answer:
 // u32 len + format, u32 itemsize, u8 readonly, u32 ndim, ndim × (u64 shape),
-// ndim × (u64 strides), then the bytes (a copy: Python's memory is not
-// JavaScript's). As Pyodide's PyProxy.getBuffer (pyproxy.ts): typ is one of
-// its type names; strides count elements of the array type; readonly and
-// the contiguity flags are 0 or 1.
+// ndim × (i64 strides in bytes), u8 c_contiguous, u8 f_contiguous, u64
+// offset of the first element in bytes, then the bytes from the lowest to
+// the highest element (a copy: Python's memory is not JavaScript's). As
+// Pyodide's PyProxy.getBuffer (pyproxy.ts): typ is one of its type names;
+// strides and offset count elements of the array type; readonly and the
+// contiguity flags are 0 or 1.
 func (w *World) readBufferView(ref *pyRef, out []byte, typ goja.Value) goja.Value {
 	rt := w.rt
 	r := &reader{b: out}
@@ -605,21 +612,15 @@ func (w *World) readBufferView(ref *pyRef, out []byte, typ goja.Value) goja.Valu
 	ndim := int(r.u32())
 	shape := make([]interface{}, ndim)
 	strides := make([]int64, ndim)
-	fContiguous := int64(1)
-	big := 0
 	for i := range shape {
-		n := int64(r.u64())
-		shape[i] = n
-		if n > 1 {
-			big++
-		}
-	}
-	if big > 1 {
-		fContiguous = 0
+		shape[i] = int64(r.u64())
 	}
 	for i := range strides {
 		strides[i] = int64(r.u64())
 	}
+	cContiguous := int64(r.byte())
+	fContiguous := int64(r.byte())
+	offset := int64(r.u64())
 	data := append([]byte(nil), r.rest()...)
 	ctorName := ""
 	if !goja.IsUndefined(typ) && !goja.IsNull(typ) && typ.String() != "" {
@@ -660,6 +661,9 @@ func (w *World) readBufferView(ref *pyRef, out []byte, typ goja.Value) goja.Valu
 	for i, st := range strides {
 		js[i] = float64(st) / float64(align) // 0.5 for a u16 view of bytes, as in Pyodide
 	}
+	if offset%int64(align) != 0 {
+		panic(w.newError("Buffer does not have valid alignment for a " + ctorName))
+	}
 	ab := rt.NewArrayBuffer(data)
 	ctor := rt.Get(ctorName)
 	if ctor == nil {
@@ -670,7 +674,7 @@ func (w *World) readBufferView(ref *pyRef, out []byte, typ goja.Value) goja.Valu
 		panic(err)
 	}
 	o := rt.NewObject()
-	_ = o.Set("offset", 0)
+	_ = o.Set("offset", offset/int64(align))
 	_ = o.Set("readonly", readonly)
 	_ = o.Set("format", format)
 	_ = o.Set("itemsize", itemsize)
@@ -679,7 +683,7 @@ func (w *World) readBufferView(ref *pyRef, out []byte, typ goja.Value) goja.Valu
 	_ = o.Set("shape", rt.NewArray(shape...))
 	_ = o.Set("strides", rt.NewArray(js...))
 	_ = o.Set("data", arr)
-	_ = o.Set("c_contiguous", 1)
+	_ = o.Set("c_contiguous", cContiguous)
 	_ = o.Set("f_contiguous", fContiguous)
 	// The data is a copy: release() writes a writable buffer back, so
 	// JavaScript that fills pb.data and releases it changes the Python

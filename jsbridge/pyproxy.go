@@ -95,11 +95,12 @@ type helpers struct {
 	inspect, reportError     goja.Callable
 	uint8Array               goja.Value
 	proto, deferred, toError goja.Callable
-	isArray                  goja.Callable
+	isArray, hasProperty     goja.Callable
 	newPythonError, isPyErr  goja.Callable
 	asyncIterator, dispose   *goja.Symbol
 	refSym                   *goja.Symbol
 	noop                     func(goja.FunctionCall) goja.Value
+	noopCtor                 func(goja.ConstructorCall) *goja.Object
 	traps, seqTraps          *goja.ProxyTrapConfig
 	dictTraps                *goja.ProxyTrapConfig
 	tramp                    goja.Callable
@@ -115,6 +116,7 @@ func (w *World) installBridge() error {
 	rt := w.rt
 	h := &w.helpers
 	h.noop = func(goja.FunctionCall) goja.Value { return goja.Undefined() }
+	h.noopCtor = func(goja.ConstructorCall) *goja.Object { return nil }
 	h.promiseCtor = rt.Get("Promise")
 	var err error
 	h.tramp, err = w.callable(rt.ToValue(func(goja.FunctionCall) goja.Value {
@@ -141,7 +143,7 @@ func (w *World) installBridge() error {
 		return err
 	}
 	for name, dst := range map[string]*goja.Callable{
-		"proto": &h.proto, "deferred": &h.deferred, "toError": &h.toError, "isArray": &h.isArray,
+		"proto": &h.proto, "deferred": &h.deferred, "toError": &h.toError, "isArray": &h.isArray, "hasProperty": &h.hasProperty,
 		"newPythonError": &h.newPythonError, "isPythonError": &h.isPyErr,
 	} {
 		c, ok := goja.AssertFunction(exp.Get(name))
@@ -231,9 +233,13 @@ func (w *World) newPyProxy(shared *pyShared, ref *pyRef, gc bool) *goja.Object {
 	rt := w.rt
 	var target *goja.Object
 	if shared.flags&pyCallable != 0 {
-		target = rt.ToValue(w.helpers.noop).(*goja.Object)
+		// Pyodide's target is `function () {}` without length and name and
+		// with prototype undefined: `new proxy()` makes a plain object
+		// without calling Python.
+		target = rt.ToValue(w.helpers.noopCtor).(*goja.Object)
 		_ = target.Delete("length")
 		_ = target.Delete("name")
+		_ = target.Set("prototype", goja.Undefined())
 	} else {
 		target = rt.NewObject()
 	}
@@ -524,15 +530,21 @@ func (w *World) newTraps(seq, dict bool) *goja.ProxyTrapConfig {
 			for _, k := range target.GetOwnPropertyNames() {
 				add(k)
 			}
+			// The target's symbols, as Pyodide's Reflect.ownKeys(target):
+			// Symbols() leaves out the non-enumerable refSym (Pyodide's
+			// Symbol(pyproxy.attrs)).
+			vals = append(vals, w.helpers.refSym)
+			for _, s := range target.Symbols() {
+				if s != w.helpers.refSym {
+					vals = append(vals, s)
+				}
+			}
 			if seq {
 				n := len64(w, ref)
 				for i := int64(0); i < n; i++ {
 					add(fmt.Sprint(i))
 				}
 				add("length")
-			}
-			for _, s := range target.Symbols() {
-				vals = append(vals, s)
 			}
 			return w.rt.NewArray(vals...)
 		},

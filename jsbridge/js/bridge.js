@@ -422,6 +422,15 @@
   return {
     proto, deferred, toError, pyHelpers, MISSING,
     isArray: (o) => Array.isArray(o),
+    // pre.js hasProperty: an own property anywhere on the prototype chain,
+    // found without running getters (a Proxy answers through its
+    // getOwnPropertyDescriptor and getPrototypeOf traps, not get).
+    hasProperty: (o, k) => {
+      try {
+        for (; o; o = Object.getPrototypeOf(o)) if (Object.hasOwn(o, k)) return true;
+      } catch (e) {}
+      return false;
+    },
     newPythonError: (type, message, token) => new PythonError(type, message, token),
     isPythonError: (e) => e instanceof PythonError,
     asyncIterator: Symbol.asyncIterator,

@@ -1268,6 +1268,11 @@ class _Subscript:
     """obj.get(key) (HAS_GET)."""
 
     __slots__ = ()
+    # Pyodide fills only the mapping slots (mp_subscript), never sq_item: a
+    # JsProxy with get() is not reversible, where a Python class with
+    # __getitem__ and __len__ would use the sequence protocol. (Nor is it
+    # iterable unless the JavaScript object is: see _class_for.)
+    __reversed__ = None
 
     def __getitem__(self, key):
         ok, v = _helper_maybe(H_MAPGET, self, key)
@@ -1305,6 +1310,7 @@ class _ContainsIncludes:
 
 class _Mapping:
     __slots__ = ()
+    __reversed__ = None  # a mapping, not a sequence (see _Subscript)
 
     def __iter__(self):
         return _helper(H_MAPITER, self)
@@ -1358,8 +1364,14 @@ class _MutableMapping(_Mapping):
                 pass
         cabc.MutableMapping.clear(self)
 
-    def update(self, other=(), /, **kwargs):
-        cabc.MutableMapping.update(self, other, **kwargs)
+    def update(self, other=_MISSING, /, **kwargs):
+        # As jsproxy.c JsMap_update: keyword arguments are not added; when
+        # there are some, `other` is applied a second time instead.
+        if other is _MISSING:
+            return
+        cabc.MutableMapping.update(self, other)
+        if kwargs:
+            cabc.MutableMapping.update(self, other)
 
     def setdefault(self, key, default=None):
         try:
@@ -1373,6 +1385,7 @@ class _ObjMap(_MutableMapping):
     """as_object_map / as_py_json(dict): items are own properties."""
 
     __slots__ = ()
+    __reversed__ = None
 
     def __iter__(self):
         return _helper(H_OBJKEYSITER, self)
@@ -1836,6 +1849,12 @@ def _class_for(flags: int) -> type:
         bases.append(_DoubleProxy)
     if flags & HAS_DISPOSE:
         bases.append(_Dispose)
+    if not any(hasattr(b, "__iter__") for b in bases) and any(hasattr(b, "__getitem__") for b in bases):
+        # No sequence-protocol fallback to __getitem__ (get(0), get(1), ...
+        # for ever): only a JavaScript iterable is iterable, as in Pyodide.
+        ns_extra = {"__iter__": None}
+    else:
+        ns_extra = {}
     if flags & IS_ERROR:
         bases.append(JsException)
         name = "JsException"
@@ -1846,7 +1865,7 @@ def _class_for(flags: int) -> type:
         bases.append(_Impl)
         name = "JsProxy"
         ns = {"__slots__": (), "_js_type_flags": flags, "_js_concrete": True}
-    ns.update(__module__="pyodide.ffi", __qualname__=name, _js_short_name=name)
+    ns.update(ns_extra, __module__="pyodide.ffi", __qualname__=name, _js_short_name=name)
     cls = _JsProxyMeta("pyodide.ffi." + name, tuple(bases), ns)
     if abc is not None:
         abc.register(cls)
@@ -2371,6 +2390,11 @@ def _op_call(data: bytes) -> bytes:
     if relaxed:
         from pyodide.code import relaxed_call
 
+        if relaxed == 2:
+            # pyproxy.ts callRelaxed is relaxed_call(this, ...args): a
+            # roundtrip PyProxy (create_proxy) converts to a JsDoubleProxy,
+            # which relaxed_call's lru_cache cannot hash.
+            raise TypeError("unhashable type: 'pyodide.ffi.JsProxy'")
         res = relaxed_call(obj, *args, **kwargs)
     else:
         res = obj(*args, **kwargs)
@@ -2677,7 +2701,34 @@ def _op_slice(data: bytes) -> bytes:
     return _result(v)
 
 
+def _buffer_span(m: memoryview) -> tuple[int, int]:
+    """Where the lowest and the highest (plus one item) byte of m lie,
+    relative to its first element (pyproxy.c _pyproxy_get_buffer)."""
+    if m.ndim == 0:
+        return 0, m.itemsize
+    if m.nbytes == 0:
+        return 0, 0
+    lo = hi = 0
+    for n, st in zip(m.shape, m.strides):
+        if st > 0:
+            hi += st * (n - 1)
+        else:
+            lo += st * (n - 1)
+    return lo, hi + m.itemsize
+
+
+def _buffer_items(m: memoryview, lo: int):
+    """(index, byte position in the span) of every element of m."""
+    for idx in itertools.product(*(range(n) for n in m.shape)):
+        yield idx, sum(i * st for i, st in zip(idx, m.strides)) - lo
+
+
 def _op_buffer(data: bytes) -> bytes:
+    # u32 len + format, u32 itemsize, u8 readonly, u32 ndim, ndim x u64
+    # shape, ndim x i64 strides (bytes), u8 c_contiguous, u8 f_contiguous,
+    # u64 offset of the first element (bytes), then the span's bytes: as
+    # Pyodide's getBuffer, the data covers the memory from the lowest to the
+    # highest element, whatever the strides.
     obj = _objs[_u64_at(data, 1)[0]]
     m = memoryview(obj)
     fmt = m.format.encode()
@@ -2688,14 +2739,24 @@ def _op_buffer(data: bytes) -> bytes:
     b += _u32(m.ndim)
     for s in m.shape or ():
         b += _u64(s)
-    strides = []
-    acc = m.itemsize
-    for s in reversed(m.shape or ()):
-        strides.append(acc)
-        acc *= s
-    for s in reversed(strides):
-        b += _u64(s)
-    b += m.tobytes()
+    for s in m.strides or ():
+        b += struct.pack("<q", s)
+    b.append(1 if m.c_contiguous else 0)
+    b.append(1 if m.f_contiguous else 0)
+    lo, hi = _buffer_span(m)
+    b += _u64(-lo)
+    if m.c_contiguous:
+        b += m.tobytes()
+    else:
+        # Gaps between the elements are not part of the view: zeros.
+        span = bytearray(hi - lo)
+        raw = m.tobytes()
+        k = 0
+        size = m.itemsize
+        for _, pos in _buffer_items(m, lo):
+            span[pos:pos + size] = raw[k:k + size]
+            k += size
+        b += span
     return bytes(b)
 
 
@@ -2704,8 +2765,21 @@ def _op_bufwrite(data: bytes) -> bytes:
     obj = _objs[_u64_at(data, 1)[0]]
     m = memoryview(obj)
     new = data[9:]
-    if not m.readonly and m.c_contiguous and m.nbytes == len(new):
-        m.cast("B")[:] = new
+    if m.readonly:
+        return b"u"
+    lo, hi = _buffer_span(m)
+    if len(new) != hi - lo:
+        return b"u"
+    if m.c_contiguous:
+        if m.nbytes:
+            m.cast("B")[:] = new
+        return b"u"
+    try:
+        unpack = struct.Struct(m.format).unpack_from
+        for idx, pos in _buffer_items(m, lo):
+            m[idx if m.ndim > 1 else idx[0]] = unpack(new, pos)[0]
+    except (TypeError, ValueError, NotImplementedError, struct.error):
+        pass
     return b"u"
 
 

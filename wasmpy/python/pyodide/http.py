@@ -336,9 +336,6 @@ class FetchResponse:
         """The final URL (after redirects)."""
         return self._raw.url
 
-    def __repr__(self) -> str:
-        return f"<FetchResponse {self.status} {self.url!r}>"
-
     def _aborted(self) -> bool:
         for s in (self.abort_signal, self.abort_controller):
             if s is not None and getattr(s, "aborted", False):
@@ -520,6 +517,8 @@ def open_url(url: str) -> io.StringIO:
 class XHRResponse:
     """The response of :class:`pyxhr`, requests-like."""
 
+    __module__ = "pyodide.http.pyxhr"
+
     def __init__(self, raw: _Raw) -> None:
         self._raw = raw
 
@@ -553,9 +552,6 @@ class XHRResponse:
     def raise_for_status(self) -> None:
         if 400 <= self.status_code < 600:
             raise HttpStatusError(self.status_code, self._raw.status_text, self.url)
-
-    def __repr__(self) -> str:
-        return f"<XHRResponse [{self.status_code}]>"
 
 
 def _xhr_request(method: str, url: str, **kwargs: Any) -> XHRResponse:

@@ -4,7 +4,9 @@ Implemented by pyodide._core_ffi on top of the Go JavaScript world (goja);
 see that module for how it works and what differs from Pyodide.
 """
 
-from typing import Any, Protocol
+import sys
+from typing import Any as _Any
+from typing import Protocol as _Protocol
 
 from .._core_ffi import (
     ConversionError,
@@ -39,16 +41,20 @@ from .._core_ffi import (
 )
 from .._core_importhook import register_js_module, unregister_js_module
 
-IN_BROWSER = False
+# Pyodide's test: "_pyodide_core" in sys.modules, true wherever Pyodide runs
+# with its JavaScript (Node included); wasmpy always has its JavaScript world.
+IN_BROWSER = True
+# Pyodide's module keeps the variable of its loop over the _pyodide_core names.
+t = "to_js"
 
 
-class ToJsConverter(Protocol):
+class ToJsConverter(_Protocol):
     """Protocol for the ``default_converter`` and ``eager_converter`` arguments of to_js."""
 
-    def __call__(self, value: Any, converter: Any, cache: Any, /) -> Any: ...
+    def __call__(self, value: _Any, converter: _Any, cache: _Any, /) -> _Any: ...
 
 
-def run_sync(x: Any) -> Any:
+def run_sync(x: _Any) -> _Any:
     """Block until an awaitable is resolved (runs the kernel's event loop nested)."""
     from ..webloop import run_sync as _run_sync
 
@@ -63,6 +69,11 @@ def can_run_sync() -> bool:
         return False
     return _can_run_sync()
 
+
+# Pyodide's are functions of its C module _pyodide_core.
+for _f in (create_once_callable, create_proxy, destroy_proxies, to_js, run_sync, can_run_sync):
+    _f.__module__ = "_pyodide_core"
+del _f
 
 __all__ = [
     "ConversionError",
