@@ -418,7 +418,7 @@ import pyodide.code as pc, pyodide.ffi as pf
 print(pc.CodeRunner, pc.eval_code.__module__, pc.run_js.__module__, pf.to_js.__module__, pf.IN_BROWSER)
 print([x for x in dir(pc) if not x.startswith('_')])
 print([x for x in dir(pf) if not x.startswith('_') and not x.startswith('Js')])`,
-			"<class '_pyodide._base.CodeRunner'> _pyodide._base pyodide.code _pyodide_core True\n" +
+			"<class '_pyodide._base.CodeRunner'> _pyodide._base pyodide.code _pyodide_core False\n" +
 				"['Any', 'Callable', 'CodeRunner', 'Param', 'Param2', 'ParamSpec', 'Parameter', 'RetType', 'Signature', 'TypeVar', 'eval_code', 'eval_code_async', 'find_imports', 'lru_cache', 'relaxed_call', 'relaxed_wrap', 'run_js', 'should_quiet', 'signature', 'wraps']\n" +
 				"['ConversionError', 'IN_BROWSER', 'InternalError', 'ToJsConverter', 'can_run_sync', 'create_once_callable', 'create_proxy', 'destroy_proxies', 'jsnull', 'register_js_module', 'run_sync', 'sys', 't', 'to_js', 'unregister_js_module']\n"},
 	}

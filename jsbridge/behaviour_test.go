@@ -332,7 +332,7 @@ print(isinstance(rj("[]"), JSArray), jn is jsnull, global_this.Math.max(1, 2), J
 		{"json jsnull", `import json
 print(json.dumps({"a": jsnull}))`, "{\"a\": null}\n"},
 		{"IN_BROWSER", `import pyodide.ffi
-print(pyodide.ffi.IN_BROWSER, pyodide.__version__)`, "True 0.29.5\n"},
+print(pyodide.ffi.IN_BROWSER, pyodide.__version__)`, "False 0.29.5\n"},
 	}
 	e.run(t, cases)
 }

@@ -135,9 +135,7 @@ q.destroy()`,
 print(run_js("(f) => f.callKwargs(1, {b: 2})")(p))
 def two(a, b=0):
     return a + b
-t = create_proxy(two)
-print(run_js("(f) => f.callRelaxed(1, 2, 3)")(t), run_js("(f) => f.callRelaxed(5)")(t))
-t.destroy()`,
+print(run_js("(f) => f.callRelaxed(1, 2, 3)")(two), run_js("(f) => f.callRelaxed(5)")(two))`,
 			"(1,){'b': 2}\n3 5\n"},
 		{"results", `
 def res(k):

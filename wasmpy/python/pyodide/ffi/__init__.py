@@ -41,9 +41,9 @@ from .._core_ffi import (
 )
 from .._core_importhook import register_js_module, unregister_js_module
 
-# Pyodide's test: "_pyodide_core" in sys.modules, true wherever Pyodide runs
-# with its JavaScript (Node included); wasmpy always has its JavaScript world.
-IN_BROWSER = True
+# False, as the kernel's specification asks: this is no browser. (Pyodide's
+# own test, "_pyodide_core" in sys.modules, makes it true under Node too.)
+IN_BROWSER = False
 # Pyodide's module keeps the variable of its loop over the _pyodide_core names.
 t = "to_js"
 
