@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"github.com/dop251/goja"
@@ -681,15 +682,16 @@ func (w *World) settledCallResult(res goja.Value) []byte {
 	return nil
 }
 
+var typePromise = reflect.TypeOf((*goja.Promise)(nil))
+
 // nativePromise returns v if Promise.resolve(v) is v itself (a promise of
 // the intrinsic Promise, as IsPromise and the constructor check of the
 // spec decide), which spares a call into JavaScript; else nil.
 func (w *World) nativePromise(v goja.Value) *goja.Object {
 	o, ok := v.(*goja.Object)
-	if !ok || o.ClassName() != "Promise" {
-		return nil
-	}
-	if _, ok := o.Export().(*goja.Promise); !ok {
+	// (A goja promise's class name is "Object"; its export type tells it
+	// without exporting anything.)
+	if !ok || o.ExportType() != typePromise {
 		return nil
 	}
 	if o.Get("constructor") != w.helpers.promiseCtor {
