@@ -1240,9 +1240,17 @@ def _promise_future(p: JsProxy) -> asyncio.Future:
 def _settled_future(r: bytes) -> asyncio.Future:
     """The future of a call whose promise had settled already: the host
     answered with the outcome (r[1] 'V' or 'Y') instead of the promise."""
-    outcome = _Fulfilled(_dec(r, 2)[0]) if r[1] == 86 else _Rejected(_rejection(r, 2))
     loop = asyncio.get_event_loop()
-    return _settling_future(loop, loop.create_future(), outcome)
+    fut = loop.create_future()
+    settle = getattr(loop, "_settle_soon", None)
+    if settle is None:
+        outcome = _Fulfilled(_dec(r, 2)[0]) if r[1] == 86 else _Rejected(_rejection(r, 2))
+        return _settling_future(loop, fut, outcome)
+    if r[1] == 86:
+        fut._pending_settle = settle(fut, True, _dec(r, 2)[0])
+    else:
+        fut._pending_settle = settle(fut, False, _rejection(r, 2))
+    return fut
 
 
 def _settling_future(loop: Any, fut: asyncio.Future, outcome: _Fulfilled | _Rejected) -> asyncio.Future:

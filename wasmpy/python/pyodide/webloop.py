@@ -73,13 +73,51 @@ TARGET = "webloop"
 # Futures and tasks with the JavaScript Promise methods, as in Pyodide.
 
 
+class _Settle:
+    """A ready callback that settles a future with a known outcome: what a
+    JavaScript call that returned a settled promise schedules (see
+    WebLoop._settle_soon). It has the parts of an events.Handle that the
+    loop uses; settling runs no user code, so all share one empty Context."""
+
+    __slots__ = ("_fut", "_ok", "_value", "_cancelled")
+    _context = contextvars.Context()
+    _args = ()
+
+    def __init__(self, fut: Future[Any], ok: bool, value: Any) -> None:
+        self._fut = fut
+        self._ok = ok
+        self._value = value
+        self._cancelled = False
+
+    @property
+    def _callback(self) -> Callable[[], None]:
+        return self._run
+
+    def _run(self) -> None:
+        fut = self._fut
+        if not fut.done():
+            if self._ok:
+                fut.set_result(self._value)
+            else:
+                fut.set_exception(self._value)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def __repr__(self) -> str:
+        return f"<_Settle {'result' if self._ok else 'exception'} for {self._fut!r}>"
+
+
 class PyodideFuture(Future[T]):
     """A :class:`asyncio.Future` with ``then``, ``catch`` and ``finally_``, after
     JavaScript's Promise. ``loop.create_future()`` returns these."""
 
     # The handle that will settle this future from an outcome known already
     # (a call that returned a settled promise), until it is awaited.
-    _pending_settle: events.Handle | None = None
+    _pending_settle: events.Handle | _Settle | None = None
 
     def __await__(self) -> Generator[Any, None, T]:
         h = self._pending_settle
@@ -518,6 +556,17 @@ class WebLoop(asyncio.AbstractEventLoop):
         if context is None and self.capture_context is not None:
             context = self.capture_context()
         h = events.Handle(callback, args, self, context)
+        self._ready.append(h)
+        if not self._drain_pending and not self._in_turn:
+            self._drain_pending = True
+            self._host.soon(self._id)
+        return h
+
+    def _settle_soon(self, fut: Future[Any], ok: bool, value: Any) -> _Settle:
+        """call_soon of settling fut with a known outcome (a JavaScript call's
+        settled promise), without a Handle and a Context of its own."""
+        self._check_closed()
+        h = _Settle(fut, ok, value)
         self._ready.append(h)
         if not self._drain_pending and not self._in_turn:
             self._drain_pending = True
