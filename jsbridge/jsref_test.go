@@ -97,6 +97,24 @@ async def main():
     print(sum([await res(i) for i in range(100)]))
 asyncio.run(main())`,
 			"PyodideFuture False 1\nFalse\nJsException RangeError r2\n3 1,2 s\n4950\n"},
+		// The settling entry (webloop._Settle) leaves a cancelled future
+		// alone and runs in order with the other ready callbacks.
+		{"settled promise futures on the loop", `
+async def main():
+    res = run_js("(x) => Promise.resolve(x)")
+    log = []
+    a = res(1)
+    asyncio.get_event_loop().call_soon(log.append, "soon")
+    b = res(2)
+    a.add_done_callback(lambda f: log.append(("a", f.result())))
+    b.add_done_callback(lambda f: log.append(("b", f.result())))
+    c = res(3)
+    c.cancel()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    print(log, c.cancelled(), repr(a))
+asyncio.run(main())`,
+			"['soon', ('a', 1), ('b', 2)] True <PyodideFuture finished result=1>\n"},
 		{"released handles", `
 from pyodide._core_ffi import _flush_release
 _flush_release()
