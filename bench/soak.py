@@ -5,7 +5,7 @@ $WASMPY_KERNEL_NAME, else wasmpy) with --allow-net=127.0.0.1:PORT appended to
 its command line, PORT being an HTTP server this script runs on 127.0.0.1.
 Then runs N cells in rotation: printed output, an exception, display() and rich
 reprs, update_display, top-level `await asyncio.sleep(0)`, `await pyfetch(...)`
-and `await js.fetch(...)` to the local server; every M cells, instead, a
+and `await js.fetch(...)` to the local server, and the JS FFI both ways; every M cells, instead, a
 `while True: pass` cell that is interrupted. Every cell's result is checked.
 Prints the kernel process's RSS (VmRSS of /proc/PID/status) and the rate every
 K cells, then a summary. Every wait is bounded. Not part of the test suite:
@@ -182,6 +182,27 @@ def kinds(url: str):
     def jsfetch(i):
         return f"import js\nr = await js.fetch('{url}/js/{i}')\nprint(r.status, await r.text())"
 
+    def ffi(i):
+        # The FFI's hot paths (jsref.c): attribute reads, calls both ways,
+        # proxies made and released, an exception from a callback, an
+        # awaited settled promise.
+        return (
+            "from pyodide.ffi import create_proxy\nfrom pyodide.code import run_js\nimport js\n"
+            f"o = run_js('({{n: {i}, f(x) {{ return x + 1; }}, arr: [1, 2, 3]}})')\n"
+            "cb = create_proxy(lambda x: x * 2)\n"
+            f"s = o.n + o.f(o.n) + run_js('(f, x) => f(x)')(cb, {i}) + sum(o.arr) + await js.Promise.resolve({i})\n"
+            "cb.destroy()\n"
+            "def bad():\n    raise ValueError('v')\n"
+            "try:\n    run_js('(f) => f()')(bad)\nexcept ValueError:\n    s += 1\n"
+            "print(s)"
+        )
+
+    def check_ffi(i, reply, msgs):
+        if stream(msgs) != f"{5 * i + 8}\n":
+            c = reply["content"]
+            return f"stdout {stream(msgs)[:80]!r}; reply {c.get('ename')} {c.get('evalue')}"
+        return ok(reply)
+
     return [
         ("output", output, check_output),
         ("exception", exception, check_exception),
@@ -190,6 +211,7 @@ def kinds(url: str):
         ("await_sleep0", sleep0, check_result),
         ("pyfetch", pyfetch, check_fetch("py")),
         ("js_fetch", jsfetch, check_fetch("js")),
+        ("ffi", ffi, check_ffi),
     ]
 
 
