@@ -198,3 +198,37 @@ l.destroy()`,
 			"42\n"},
 	})
 }
+
+// to_js of lists and tuples of numbers: packed in C (i32s, or f64s when a
+// float is mixed in), or item by item when a value needs it.
+func TestJsRefPackedNumbers(t *testing.T) {
+	e := newPyEnv(t)
+	e.mustExec(`from pyodide.ffi import to_js
+from pyodide.code import run_js
+desc = run_js("(a) => Array.isArray(a) + ' ' + a.map(x => typeof x + ':' + String(x)).join(',')")
+`)
+	e.run(t, []pyCase{
+		{"ints", `
+print(desc(to_js(list(range(-3, 7)))))
+print(desc(to_js(tuple([2**31 - 1, -2**31] * 4))))`,
+			"true number:-3,number:-2,number:-1,number:0,number:1,number:2,number:3,number:4,number:5,number:6\n" +
+				"true number:2147483647,number:-2147483648,number:2147483647,number:-2147483648,number:2147483647,number:-2147483648,number:2147483647,number:-2147483648\n"},
+		{"floats, big ints, bools", `
+print(desc(to_js([1, 2.5, 3, 4, 5, 6, 7, float("inf")])))
+print(desc(to_js([2**31, 1, 2, 3, 4, 5, 6, 7])))
+print(desc(to_js([2**53, 1, 2, 3, 4, 5, 6, 7.5])))
+print(desc(to_js([True, 1, 2, 3, 4, 5, 6, 7])))
+class I(int): pass
+print(desc(to_js([I(5), 1, 2, 3, 4, 5, 6, 7])))`,
+			"true number:1,number:2.5,number:3,number:4,number:5,number:6,number:7,number:Infinity\n" +
+				"true number:2147483648,number:1,number:2,number:3,number:4,number:5,number:6,number:7\n" +
+				"true bigint:9007199254740992,number:1,number:2,number:3,number:4,number:5,number:6,number:7.5\n" +
+				"true boolean:true,number:1,number:2,number:3,number:4,number:5,number:6,number:7\n" +
+				"true number:5,number:1,number:2,number:3,number:4,number:5,number:6,number:7\n"},
+		{"to_py of integer arrays", `
+a = run_js("[1, -2, 2 ** 40, 0, -(2 ** 52), 2 ** 31]").to_py()
+print(a, [type(x).__name__ for x in a][:2])
+print(run_js("Array.from({length: 1000}, (_, i) => i * 3)").to_py()[-3:], run_js("[]").to_py())`,
+			"[1, -2, 1099511627776, 0, -4503599627370496, 2147483648] ['int', 'int']\n[2991, 2994, 2997] []\n"},
+	})
+}

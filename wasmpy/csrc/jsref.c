@@ -766,6 +766,119 @@ wasmpy_jsref_dispatch(const char *data, uint32_t len)
     return 1;
 }
 
+/* ---- to_js of lists of numbers -------------------------------------------------- */
+
+/* pack_i32(seq): the items of a list or tuple of ints (exactly int, not
+   bool) that all fit in 32 bits, as little-endian i32 bytes; None when
+   they do not (to_js's 'a' node). */
+PyObject *
+wasmpy_jsref_pack_i32(PyObject *module, PyObject *seq)
+{
+    if (!PyList_CheckExact(seq) && !PyTuple_CheckExact(seq)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 4 * n);
+    if (out == NULL) {
+        return NULL;
+    }
+    char *p = PyBytes_AS_STRING(out);
+    /* A list can change while it is read only if Python code runs: none does. */
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        int overflow;
+        long x = PyLong_CheckExact(v) ? PyLong_AsLongAndOverflow(v, &overflow) : 0;
+        if (!PyLong_CheckExact(v) || overflow || x < INT32_MIN || x > INT32_MAX) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        int32_t x32 = (int32_t)x;
+        memcpy(p + 4 * i, &x32, 4);
+    }
+    return out;
+}
+
+/* pack_f64(seq): the items of a list or tuple of floats and ints (exactly),
+   the ints strictly within +-(2**53 - 1), as little-endian f64 bytes; None
+   otherwise (to_js's 'F' node: all become numbers, none a BigInt). */
+PyObject *
+wasmpy_jsref_pack_f64(PyObject *module, PyObject *seq)
+{
+    if (!PyList_CheckExact(seq) && !PyTuple_CheckExact(seq)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 8 * n);
+    if (out == NULL) {
+        return NULL;
+    }
+    char *p = PyBytes_AS_STRING(out);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    const long long safe = 9007199254740991LL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        double d;
+        if (PyFloat_CheckExact(v)) {
+            d = PyFloat_AS_DOUBLE(v);
+        }
+        else if (PyLong_CheckExact(v)) {
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow || x <= -safe || x >= safe) {
+                Py_DECREF(out);
+                Py_RETURN_NONE;
+            }
+            d = (double)x;
+        }
+        else {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        memcpy(p + 8 * i, &d, 8);
+    }
+    return out;
+}
+
+/* unpack_i64(r, off): the little-endian i64s of r from off on, as a list of
+   ints (to_py of an array of integers: memoryview.tolist costs twice as
+   much an item). */
+PyObject *
+wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "unpack_i64(r: bytes, off: int)");
+        return NULL;
+    }
+    Py_ssize_t off = PyLong_AsSsize_t(args[1]);
+    if (off == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    if (off < 0 || off > size || (size - off) % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "unpack_i64: not a whole number of i64s");
+        return NULL;
+    }
+    Py_ssize_t n = (size - off) / 8;
+    const char *p = PyBytes_AS_STRING(args[0]) + off;
+    PyObject *list = PyList_New(n);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t v;
+        memcpy(&v, p + 8 * i, 8);
+        PyObject *x = (v >= LONG_MIN && v <= LONG_MAX) ? PyLong_FromLong((long)v)
+                                                      : PyLong_FromLongLong(v);
+        if (x == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, x);
+    }
+    return list;
+}
+
 /* ---- module functions ------------------------------------------------------- */
 
 PyObject *

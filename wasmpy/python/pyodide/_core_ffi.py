@@ -23,16 +23,13 @@ Public names are re-exported by :mod:`pyodide.ffi`; nothing here is API.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import collections.abc as cabc
 import contextvars
 import itertools
 import json
-import keyword
 import struct
 import sys
 import traceback
-from array import array
 from typing import Any
 
 import _wasmpy
@@ -1102,7 +1099,7 @@ class _AsyncGenerator(_AsyncIterator):
         return _anext_of(_helper(H_CALLMETHOD, self, "throw", _python_error(value)))
 
     async def aclose(self):
-        res = await _helper(H_CALLMETHOD, self, "return")
+        await _helper(H_CALLMETHOD, self, "return")
         return None
 
 
@@ -2073,35 +2070,21 @@ class _ToJs:
         self.proxy(b, x)
 
     def _packed(self, b: bytearray, x: Any) -> bool:
-        ts = set(map(type, x))
-        if ts == {int}:
-            try:
-                packed = struct.pack(f"<{len(x)}i", *x)
-            except struct.error:
-                pass
-            else:
-                self.node(x)
-                b += b"a"
-                b += _u32(len(x))
-                b += packed
-                return True
-        if ts and ts <= {int, float}:
-            try:
-                lo, hi = min(x), max(x)
-            except TypeError:
-                return False
-            if int in ts and not (-MAX_SAFE_INTEGER < lo and hi < MAX_SAFE_INTEGER):
-                return False
-            try:
-                a = array("d", x)
-            except (OverflowError, TypeError):
+        """A list or tuple of numbers as one packed node: i32s ('a'), or f64s
+        ('F') when floats are mixed in and no int needs a BigInt."""
+        packed = _wasmpy.jsref_pack_i32(x)
+        if packed is not None:
+            self.node(x)
+            b += b"a"
+        else:
+            packed = _wasmpy.jsref_pack_f64(x)
+            if packed is None:
                 return False
             self.node(x)
             b += b"F"
-            b += _u32(len(x))
-            b += a.tobytes()
-            return True
-        return False
+        b += _u32(len(x))
+        b += packed
+        return True
 
 
 def to_js(
@@ -2175,9 +2158,8 @@ def _to_py(p: JsProxy, depth: int, default_converter: Any) -> Any:
     if default_converter is None:
         r = _hostcall(HOST, b"P" + p._hb + _i32(depth))
         t = r[0]
-        if t == 97:  # 'a'
-            # A view, not a slice and an array: no copy of the 8n bytes.
-            return memoryview(r)[1:].cast("q").tolist()
+        if t == 97:  # 'a': i64s
+            return _wasmpy.jsref_unpack_i64(r, 1)
         if t == 74:  # 'J'
             return json.loads(r[2:], object_hook=_hook if r[1] else None)
         if t != 89:  # 'Y'

@@ -80,6 +80,18 @@ def jsref_dec(r: bytes, off: int) -> Any:
     raise HostError("no JavaScript world in the fake _wasmpy")
 
 
+def jsref_pack_i32(seq: Any) -> None:
+    return None
+
+
+def jsref_pack_f64(seq: Any) -> None:
+    return None
+
+
+def jsref_unpack_i64(r: bytes, off: int) -> list[int]:
+    return memoryview(r)[off:].cast("q").tolist()
+
+
 def jsref_release(i: int) -> None:
     pass
 
