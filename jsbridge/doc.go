@@ -4,7 +4,10 @@
 // (JsProxy) and JavaScript hold Python objects (PyProxy), and the host
 // function and dispatch target through which the two call each other, with
 // Pyodide 0.29's FFI semantics. The Python half is wasmpy/python/pyodide
-// (_core_ffi.py, ffi, code), wasmpy/python/js.py and wasmpy/python/jstypes.
+// (_core_ffi.py, ffi, code), wasmpy/python/js.py and wasmpy/python/jstypes,
+// with its hot paths in C in python.wasm (wasmpy/csrc/jsref.c: the JsProxy
+// base type, simple calls both ways, packed lists of numbers); both speak
+// the wire format of this package.
 //
 // It owns: the goja Runtime and everything inside it (globals, timers on the
 // Scheduler, microtasks, console, fetch on a FetchFunc), the JS handle
@@ -54,7 +57,7 @@
 // # Lifetimes
 //
 // A JsProxy holds one reference to a handle; Python releases it when the
-// proxy is freed (batched, 256 at a time). A PyProxy keeps its Python object
+// proxy is freed (batched, 256 at a time, by the C base type's deallocation). A PyProxy keeps its Python object
 // alive until it is destroyed (destroy(); and, as in Pyodide, proxies made
 // for the arguments of a call from Python into JavaScript are destroyed when
 // the call returns, or when the promise it returned settles) or until Go
