@@ -124,17 +124,21 @@ class CodeRunner:
         src = self._source
         linecache.cache[fn] = (len(src), None, src.splitlines(True), fn)
 
-    def run(self, globals: dict[str, Any] | None = None, locals: dict[str, Any] | None = None) -> Any:
-        """Run ``self.code`` (no top-level await) and return the last expression's value."""
+    def _namespaces(self, globals: dict[str, Any] | None, locals: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
         if globals is None:
             globals = {}
         if locals is None:
             locals = globals
         if not self._compiled:
             raise RuntimeError("Not yet compiled")
+        self._set_linecache()
+        return globals, locals
+
+    def run(self, globals: dict[str, Any] | None = None, locals: dict[str, Any] | None = None) -> Any:
+        """Run ``self.code`` (no top-level await) and return the last expression's value."""
+        globals, locals = self._namespaces(globals, locals)
         if self.code is None:
             return None
-        self._set_linecache()
         try:
             coro = eval(self.code, globals, locals)
             if coro:
@@ -145,15 +149,9 @@ class CodeRunner:
 
     async def run_async(self, globals: dict[str, Any] | None = None, locals: dict[str, Any] | None = None) -> Any:
         """Run ``self.code``, awaiting it if it uses top-level await."""
-        if globals is None:
-            globals = {}
-        if locals is None:
-            locals = globals
-        if not self._compiled:
-            raise RuntimeError("Not yet compiled")
+        globals, locals = self._namespaces(globals, locals)
         if self.code is None:
             return None
-        self._set_linecache()
         try:
             coro = eval(self.code, globals, locals)
             if coro:

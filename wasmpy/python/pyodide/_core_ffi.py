@@ -915,10 +915,8 @@ class _Length:
     __len__ = _length
 
 
-def _call_py(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """A call of a JavaScript function with keywords or with arguments that
-    become PyProxies (JsRef's _call encodes the simple ones itself)."""
-    b = bytearray(self._C)
+def _enc_args(b: bytearray, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[int]:
+    """Append a call's arguments; return the ids of the PyProxies made."""
     created: list[int] = []
     b += _u32(len(args))
     for a in args:
@@ -928,6 +926,14 @@ def _call_py(self: Any, *args: Any, **kwargs: Any) -> Any:
         for k, v in kwargs.items():
             _enc_str(b, k)
             _enc(b, v, created)
+    return created
+
+
+def _call_py(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """A call of a JavaScript function with keywords or with arguments that
+    become PyProxies (JsRef's _call encodes the simple ones itself)."""
+    b = bytearray(self._C)
+    created = _enc_args(b, args, kwargs)
     r = _hostcall(HOST, b)
     k = r[0]
     if k > 1:
@@ -959,15 +965,7 @@ class _Callable:
         """Construct a new instance of the JavaScript object"""
         b = bytearray(b"N")
         b += self._hb
-        created: list[int] = []
-        b += _u32(len(args))
-        for a in args:
-            _enc(b, a, created)
-        if kwargs:
-            b += _u32(len(kwargs))
-            for k, v in kwargs.items():
-                _enc_str(b, k)
-                _enc(b, v, created)
+        created = _enc_args(b, args, kwargs)
         r = _hostcall(HOST, b)
         if r[0] > 1:
             for i in created:
