@@ -173,7 +173,8 @@ class_of(uint32_t flags)
 }
 
 /* A new proxy of handle id (and of `this`, for a method).  It owns both
-   handles: they are released when it goes, or now if it cannot be made. */
+   handles: they are released when it goes (or, if it cannot be made, with
+   the next batch). */
 static PyObject *
 js_wrap(uint32_t id, uint32_t flags, uint32_t this_id)
 {
