@@ -421,6 +421,113 @@ print([x for x in dir(pf) if not x.startswith('_') and not x.startswith('Js')])`
 			"<class '_pyodide._base.CodeRunner'> _pyodide._base pyodide.code _pyodide_core False\n" +
 				"['Any', 'Callable', 'CodeRunner', 'Param', 'Param2', 'ParamSpec', 'Parameter', 'RetType', 'Signature', 'TypeVar', 'eval_code', 'eval_code_async', 'find_imports', 'lru_cache', 'relaxed_call', 'relaxed_wrap', 'run_js', 'should_quiet', 'signature', 'wraps']\n" +
 				"['ConversionError', 'IN_BROWSER', 'InternalError', 'ToJsConverter', 'can_run_sync', 'create_once_callable', 'create_proxy', 'destroy_proxies', 'jsnull', 'register_js_module', 'run_sync', 'sys', 't', 'to_js', 'unregister_js_module']\n"},
+		// Fifth round.
+		// jsproxy.c JsProxy_compute_typeflags runs on a PyProxy as on any
+		// object: a create_proxy of a dict or list is a mapping (its __iter__
+		// calls keys()), of a generator an iterator; Python methods named
+		// then/next/get... count through the get trap.
+		{"double proxy type flags", `
+def gen():
+    yield 1
+    yield 2
+class H:
+    def get(self, k): return k * 2
+    def __len__(self): return 3
+for obj in [{"a": 1}, [5, 6], {7}, gen(), H(), object()]:
+    p = create_proxy(obj)
+    out = [type(obj).__name__, isinstance(p, JsDoubleProxy)]
+    for f in (len, list, lambda p: p[0] if not isinstance(obj, dict) else p["a"], lambda p: 5 in p):
+        try:
+            out.append(f(p))
+        except Exception as e:
+            out.append(type(e).__name__)
+    print(*out)
+d = {"a": 1}
+p = create_proxy(d)
+p["b"] = 2
+try:
+    del p["a"]  # PyProxy.delete returns undefined: KeyError, but deleted
+except KeyError as e:
+    print("KeyError", e)
+print(d, isinstance(p, JsMutableMap), isinstance(create_proxy({"size": 1, "name": "n", "message": "m", "stack": ""}), JsException))
+fs = to_js(frozenset(["a"]))  # a PyProxy that to_js returns: flags asked of Python
+class G:
+    def __getattr__(self, n):
+        if n == "has":
+            return lambda k: k == 1
+        raise AttributeError(n)
+print(list(fs), len(fs), 1 in create_proxy(G()), 2 in create_proxy(G()))`,
+			"dict True 1 TypeError 1 False\nlist True 2 [0, 1] 5 True\nset True 1 [7] TypeError False\n" +
+				"generator True TypeError [1, 2] TypeError False\nH True 3 TypeError 0 TypeError\n" +
+				"object True TypeError TypeError TypeError TypeError\nKeyError 'a'\n{'b': 2} True True\n['a'] 1 True False\n"},
+		// WHATWG URL: href reflects searchParams changes; setting href or
+		// search (with or without "?") updates searchParams.
+		{"URL searchParams and href", `
+u = js.URL.new("https://e.com:8080/p?x=1&y=two#f")
+u.searchParams.append("z", "3")
+u.searchParams.delete("x")
+print(u.href, u.search)
+u.href = "http://other/x?k=v"
+print(u.searchParams.get("k"), u.host)
+u.search = "?b=2"
+print(u.href, u.searchParams.get("b"), u.searchParams.get("k"))
+u.search = ""
+print(u.href, repr(u.search))`,
+			"https://e.com:8080/p?y=two&z=3#f ?y=two&z=3\nv other\nhttp://other/x?b=2 2 jsnull\nhttp://other/x ''\n"},
+		// jsproxy.c process_throw_args: a JsException is thrown into a JS
+		// generator as the error it stands for (other exceptions as a
+		// PythonError).
+		{"generator throw JsException", `
+g = run_js("(function*() { try { yield 1; } catch (e) { yield [e instanceof Error, e.name, e.message, e.constructor.name].join('|'); } })()")
+next(g)
+print(g.throw(run_js("new TypeError('bang')")))
+g = run_js("(function*() { try { yield 1; } catch (e) { yield [e.name, e.type].join('|'); } })()")
+next(g)
+print(g.throw(ValueError("v")))
+async def main():
+    ag = run_js("(async function*() { try { yield 1; } catch (e) { yield e.message; } })()")
+    await anext(ag)
+    print(await ag.athrow(run_js("new RangeError('async bang')")))
+asyncio.run(main())`, "true|TypeError|bang|TypeError\nPythonError|ValueError\nasync bang\n"},
+		// webloop.py: a JS call's promise that has settled already settles
+		// its future from a promise reaction, a microtask: right after the
+		// callback (task step) that made it, before the next one runs.
+		{"settled promise settles in a microtask", `
+order = []
+async def a():
+    order.append("a1")
+    await run_js("Promise.resolve()")
+    order.append("a2")
+    await js.Promise.resolve(1)
+    order.append("a3")
+async def b():
+    order.append("b1")
+    await asyncio.sleep(0)
+    order.append("b2")
+    await asyncio.sleep(0)
+    order.append("b3")
+async def main():
+    await asyncio.gather(a(), b())
+asyncio.run(main())
+print(order)`, "['a1', 'b1', 'a2', 'b2', 'a3', 'b3']\n"},
+		// Pyodide's pyodide.http package namespace.
+		{"pyodide.http layout", `
+import pyodide.http as ph, io
+print([x for x in dir(ph) if not x.startswith('_')], ph.IN_BROWSER, ph.StringIO is io.StringIO)`,
+			"['AbortError', 'BodyUsedError', 'FetchResponse', 'HttpStatusError', 'IN_BROWSER', 'StringIO', 'open_url', 'pyfetch'] False True\n"},
+		// pyproxy.ts destroy drops the Python reference at once (from Python
+		// and from JavaScript), not with a later batch of releases.
+		{"destroy releases at once", `
+log = []
+class Res:
+    def __init__(self, n): self.n = n
+    def __del__(self): log.append(f"del{self.n}")
+p = create_proxy(Res(1))
+p.destroy()
+print(log)
+q = create_proxy(Res(2))
+run_js("(q) => q.destroy()")(q)
+print(log)`, "['del1']\n['del1', 'del2']\n"},
 	}
 	e.run(t, cases)
 }

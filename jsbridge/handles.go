@@ -132,16 +132,104 @@ func (t *handleTable) live() int { return len(t.objs) + len(t.syms) }
 // that throws counts as absent).
 func (w *World) typeFlags(o *goja.Object) uint32 {
 	if ref := w.pyRefOf(o); ref != nil {
-		f := uint32(flagDoubleProxy)
-		if ref.shared.flags&pyCallable != 0 {
-			f |= flagCallable
+		// Pyodide computes a PyProxy's flags as any object's (its methods
+		// and, through the proxy traps, the Python attributes: a dict's
+		// get/set/has/length make its double proxy a mapping); a destroyed
+		// one gets none.
+		if ref.shared.id == 0 {
+			return flagDoubleProxy
 		}
-		return f
+		return w.pyProxyTypeFlags(ref)
 	}
 	if f, ok := w.typeFlagsFast(o); ok {
 		return f
 	}
 	return w.typeFlagsWith(o, true)
+}
+
+// pyProxyTypeFlags is typeFlags of a live PyProxy without going through
+// its traps name by name: the methods its class defines come from the
+// prototype; the ones it does not are looked up on the Python object (the
+// get trap's fallback, and a dict's items) in one call. hasProperty (size,
+// length, name, ...) reads descriptors along the prototype chain: it
+// reaches Python only for a dict's items.
+func (w *World) pyProxyTypeFlags(ref *pyRef) uint32 {
+	pf := ref.shared.flags
+	proto := w.protoFor(pf)
+	callable := pf&pyCallable != 0
+	dict := pf&pyDict != 0
+	flags := uint32(flagDoubleProxy)
+	if callable {
+		flags |= flagCallable
+	}
+	isFn := func(v goja.Value) bool {
+		vo, ok := v.(*goja.Object)
+		if !ok {
+			return false
+		}
+		_, ok = goja.AssertFunction(vo)
+		return ok
+	}
+	// Methods, then (for a dict, whose items are own properties) the
+	// properties hasProperty looks for (probeQueries, bit by bit).
+	names := [...]string{"then", "next", "get", "set", "has", "includes", "size", "name", "message", "stack"}
+	const nMethods = 6
+	var found [len(names)]bool
+	var mask uint32
+	asked := false
+	ask := func() uint32 {
+		if !asked {
+			asked = true
+			if ref.shared.probed {
+				mask = ref.shared.probe
+			} else {
+				mask = w.pyMethodsOf(ref)
+			}
+		}
+		return mask
+	}
+	for i, name := range names {
+		if i < nMethods {
+			if v := proto.Get(name); v != nil {
+				found[i] = isFn(v)
+				continue
+			}
+			found[i] = ask()&(1<<i) != 0
+		} else if dict {
+			found[i] = ask()&(1<<i) != 0
+		}
+	}
+	for i, flag := range [nMethods]uint32{flagAwaitable, 0, flagHasGet, flagHasSet, flagHasHas, flagHasIncludes} {
+		if found[i] {
+			flags |= flag
+		}
+	}
+	hasIter := isFn(proto.GetSymbol(goja.SymIterator))
+	hasAsyncIter := isFn(proto.GetSymbol(w.helpers.asyncIterator))
+	if hasIter {
+		flags |= flagIterable
+	}
+	if hasAsyncIter {
+		flags |= flagAsyncIterable
+	}
+	if found[1] {
+		if hasIter || !hasAsyncIter {
+			flags |= flagIterator
+		}
+		if !hasIter || hasAsyncIter {
+			flags |= flagAsyncIterator
+		}
+	}
+	if found[6] || (!callable && pf&pyHasLength != 0) {
+		flags |= flagHasLength
+	}
+	if !callable && found[7] && found[8] && found[9] {
+		flags |= flagError
+	}
+	if isFn(proto.GetSymbol(w.helpers.dispose)) {
+		flags |= flagHasDispose
+	}
+	return flags
 }
 
 // typeFlagsFast tries the computation without a guard per property; false

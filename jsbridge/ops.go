@@ -84,7 +84,12 @@ func (w *World) hostCall(ctx context.Context, data []byte) ([]byte, error) {
 	if err != nil {
 		return w.encodeError(err), nil
 	}
-	w.flushReleases(1024)
+	if w.releaseNow {
+		w.releaseNow = false
+		w.flushReleases(1)
+	} else {
+		w.flushReleases(1024)
+	}
 	return out, nil
 }
 
@@ -388,7 +393,11 @@ func (w *World) op(data []byte) []byte {
 		id := r.u64()
 		flags := r.u32()
 		ref := &pyRef{roundtrip: opts&1 != 0, captureThis: opts&2 != 0}
-		p := w.newPyProxy(&pyShared{id: id, flags: flags}, ref, true)
+		shared := &pyShared{id: id, flags: flags}
+		if r.more() {
+			shared.probe, shared.probed = r.u32(), true
+		}
+		p := w.newPyProxy(shared, ref, true)
 		return w.appendConverted(p)
 
 	case opOnce:
@@ -403,6 +412,7 @@ func (w *World) op(data []byte) []byte {
 		for r.more() {
 			if ref := w.pyRefOf(w.value(r.u32())); ref != nil {
 				w.destroy(ref, "", true)
+				w.releaseNow = true
 			}
 		}
 		return []byte{tUndef}

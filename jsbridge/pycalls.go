@@ -42,6 +42,7 @@ const (
 	pyOpDictKeys  = 'K'
 	pyOpCopy      = 'C'
 	pyOpConverter = 'v'
+	pyOpMethods   = 'Q'
 )
 
 // dispatch sends a request to the Python side and returns its answer. A
@@ -238,6 +239,22 @@ func (w *World) pyGetAttr(ref *pyRef, key string) (goja.Value, bool) {
 	return w.result(w.dispatch(b))
 }
 
+// probeQueries are what a PyProxy's type flags need of its Python object
+// (see pyProxyTypeFlags and _core_ffi._methods_mask): "m" a callable
+// attribute (or a dict's item), "k" a dict's item.
+const probeQueries = "mthen\x00mnext\x00mget\x00mset\x00mhas\x00mincludes\x00ksize\x00kname\x00kmessage\x00kstack"
+
+// pyMethodsOf asks the Python object the probeQueries (bit i for query i).
+func (w *World) pyMethodsOf(ref *pyRef) uint32 {
+	b := w.req(pyOpMethods, ref)
+	b = append(b, probeQueries...)
+	v, ok := w.result(w.dispatch(b))
+	if !ok {
+		return 0
+	}
+	return uint32(v.ToInteger())
+}
+
 func (w *World) pyHasAttr(ref *pyRef, key string) bool {
 	b := w.req(pyOpHasAttr, ref)
 	b = append(b, key...)
@@ -380,6 +397,7 @@ func (w *World) pyNatives(set func(string, func(goja.FunctionCall) goja.Value)) 
 		ref := w.pyRefOf(c.Argument(0))
 		if ref != nil {
 			w.destroy(ref, c.Argument(1).String(), c.Argument(2).ToBoolean())
+			w.releaseNow = true
 		}
 		return goja.Undefined()
 	})

@@ -54,6 +54,10 @@ type pyShared struct {
 	hasGC   bool
 	// promise is the Promise of an awaitable (then/catch/finally share it).
 	promise goja.Value
+	// probe is the answer to probeQueries when Python sent it with the
+	// object (create_proxy), so the type flags need no call back.
+	probe  uint32
+	probed bool
 }
 
 // pyRef is one PyProxy.

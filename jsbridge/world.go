@@ -117,6 +117,10 @@ type World struct {
 	relMu    sync.Mutex
 	released []uint64
 	relCount atomic.Int32
+	// releaseNow: a PyProxy was destroyed explicitly (destroy()); its
+	// Python object is released when the current operation ends, not with
+	// a later batch (Pyodide drops the reference at once).
+	releaseNow bool
 }
 
 // New makes a World. Its JavaScript runtime and global environment (some

@@ -724,6 +724,33 @@
       get() { const p = this.protocol; return special.has(p) ? p + "//" + this.host : "null"; },
       enumerable: true, configurable: true,
     });
+    // goja_nodejs's href getter misses changes made through searchParams
+    // (its search getter and toString bring the query up to date first).
+    // Its href setter leaves searchParams as they were, and its search
+    // setter keeps a leading "?".
+    const href = Object.getOwnPropertyDescriptor(NodeURL.prototype, "href");
+    const search = Object.getOwnPropertyDescriptor(NodeURL.prototype, "search");
+    if (href && href.get && href.set && search && search.get && search.set) {
+      const setSearch = (u, v) => {
+        v = String(v);
+        search.set.call(u, v.startsWith("?") ? v.slice(1) : v);
+      };
+      Object.defineProperty(proto, "href", {
+        get() { void this.search; return href.get.call(this); },
+        set(v) {
+          href.set.call(this, v);
+          const h = href.get.call(this).split("#")[0];
+          const i = h.indexOf("?");
+          setSearch(this, i < 0 ? "" : h.slice(i + 1));
+        },
+        enumerable: true, configurable: true,
+      });
+      Object.defineProperty(proto, "search", {
+        get() { return search.get.call(this); },
+        set(v) { setSearch(this, v); },
+        enumerable: true, configurable: true,
+      });
+    }
     Object.defineProperty(proto, Symbol.toStringTag, { value: "URL", configurable: true });
     Object.defineProperty(URL, "prototype", { value: proto });
     if (G.URLSearchParams && !Object.prototype.hasOwnProperty.call(G.URLSearchParams.prototype, Symbol.toStringTag)) {

@@ -1252,7 +1252,14 @@ def _settling_future(loop: Any, fut: asyncio.Future, outcome: _Fulfilled | _Reje
     # Settled from the loop, never at once (Pyodide settles it from a promise
     # reaction). An empty context: settling runs no user code (the future's
     # own callbacks keep theirs), so the request's context is not captured.
-    h = loop.call_soon(_settle_outcome, fut, outcome, context=contextvars.Context())
+    settle = getattr(loop, "_settle_soon", None)
+    if settle is not None:
+        if isinstance(outcome, _Fulfilled):
+            h = settle(fut, True, outcome.value)
+        else:
+            h = settle(fut, False, outcome.exc)
+    else:
+        h = loop.call_soon(_settle_outcome, fut, outcome, context=contextvars.Context())
     if hasattr(fut, "_pending_settle"):
         fut._pending_settle = h  # see PyodideFuture.__await__
     return fut
@@ -2251,6 +2258,7 @@ def create_proxy(obj: Any, /, *, capture_this: bool = False, roundtrip: bool = T
     b += b"P"
     b += _u64(i)
     b += _u32(_pyflags(obj))
+    b += _u32(_methods_mask(obj))
     r = _hostcall(HOST, b)
     if r[0] != 104:
         _objs.pop(i, None)
@@ -2326,7 +2334,8 @@ def _py_exc(e: BaseException) -> bytes:
 def _python_error(e: Any) -> Any:
     """The JavaScript PythonError a Python exception thrown into JavaScript
     code becomes (as Pyodide's generator throw does); other values as they are."""
-    if not isinstance(e, BaseException):
+    if not isinstance(e, BaseException) or isinstance(e, JsException):
+        # A JsException is thrown as the JavaScript error it stands for.
         return e
     sys.last_exc = e
     sys.last_type = type(e)
@@ -2414,6 +2423,74 @@ def _op_getattr(data: bytes) -> bytes:
 def _op_hasattr(data: bytes) -> bytes:
     obj = _objs[_u64_at(data, 1)[0]]
     return b"t" if hasattr(obj, data[9:].decode("utf-8", "surrogatepass")) else b"f"
+
+
+_methods_queries: dict[bytes, list[tuple[bool, str]]] = {}
+# (type, queries) -> whether an attribute of those names can only come from
+# the instance __dict__ (ordinary attribute lookup, none on the class).
+_methods_plain: dict[tuple[type, bytes], bool] = {}
+
+
+_PROBE = b"mthen\0mnext\0mget\0mset\0mhas\0mincludes\0ksize\0kname\0kmessage\0kstack"
+
+
+def _methods_mask(obj: Any, raw: bytes = _PROBE) -> int:
+    """What JavaScript reads of a PyProxy would find, for its type flags.
+
+    The NUL-separated queries are "m<name>" (the get trap's result is a
+    function: a callable attribute or, for a dict, item) and "k<name>" (a
+    dict's own property: an item). The answer has a bit per query.
+    """
+    queries = _methods_queries.get(raw)
+    if queries is None:
+        queries = [(q[0] == "k", q[1:]) for q in raw.decode("utf-8", "surrogatepass").split("\0")]
+        _methods_queries[raw] = queries
+    tp = type(obj)
+    plain = _methods_plain.get((tp, raw))
+    if plain is None:
+        plain = getattr(tp, "__getattribute__", None) is object.__getattribute__ and not any(
+            name in vars(c) for c in tp.__mro__ for name in ("__getattr__", *(n for k, n in queries if not k))
+        )
+        if len(_methods_plain) < 1000:
+            _methods_plain[(tp, raw)] = plain
+    is_dict = tp is dict
+    inst = None
+    if plain:
+        try:
+            inst = object.__getattribute__(obj, "__dict__")
+        except AttributeError:
+            pass
+        if not inst and not is_dict:
+            return 0
+    mask = 0
+    for i, (key, name) in enumerate(queries):
+        if key:
+            if is_dict and name in obj:
+                mask |= 1 << i
+            continue
+        if plain:
+            if inst and name in inst:
+                v = inst[name]
+            elif is_dict and name in obj:
+                v = obj[name]
+            else:
+                continue
+        else:
+            try:
+                v = getattr(obj, name, _methods_mask)
+            except Exception:  # noqa: BLE001 - a failing read is no method
+                continue
+            if v is _methods_mask:
+                if not is_dict or name not in obj:
+                    continue
+                v = obj[name]
+        if callable(v):
+            mask |= 1 << i
+    return mask
+
+
+def _op_methods(data: bytes) -> bytes:
+    return _result(_methods_mask(_objs[_u64_at(data, 1)[0]], data[9:]))
 
 
 def _op_setattr(data: bytes) -> bytes:
@@ -2814,6 +2891,7 @@ _OPS = {
     ord("W"): _op_bufwrite,
     ord("C"): _op_copy,
     ord("F"): _settle_future,
+    ord("Q"): _op_methods,
 }
 
 

@@ -37,7 +37,10 @@ from asyncio import CancelledError
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
+from io import StringIO
+
 from . import webloop
+from .ffi import IN_BROWSER
 
 __all__ = [
     "AbortError",
@@ -646,3 +649,13 @@ def install_urllib() -> None:
         urllib.request.HTTPSHandler.https_open = _urllib_open  # type: ignore[method-assign,assignment]
     urllib.request.install_opener(None)  # type: ignore[arg-type]
     _urllib_installed = True
+
+
+# Pyodide's pyodide.http is a package whose namespace holds its public names
+# (the XHR API is its submodule pyodide.http.pyxhr); dir() lists those, not
+# this module's imports and extensions (which stay importable).
+_PUBLIC = ("AbortError", "BodyUsedError", "FetchResponse", "HttpStatusError", "IN_BROWSER", "StringIO", "open_url", "pyfetch")
+
+
+def __dir__() -> list[str]:
+    return sorted({*_PUBLIC, *(k for k in globals() if k.startswith("_"))})

@@ -128,15 +128,13 @@ class PyodideFuture(Future[T]):
             # wakeup would run, unless something else is ready in Python or on
             # the Go loop. When nothing is, settling now without yielding is
             # the same, without two trips through the loop.
-            if (
-                isinstance(loop, WebLoop)
-                and not self.done()
-                and len(loop._ready) == 1
-                and loop._ready[0] is h
-                and loop._host.more()
-            ):
-                loop._ready.clear()
-                h._run()  # type: ignore[attr-defined]
+            if isinstance(loop, WebLoop) and not self.done() and loop._host.more():
+                if not loop._ready and len(loop._micro) == 1 and loop._micro[0] is h:
+                    loop._micro.clear()
+                    h._run()  # type: ignore[union-attr]
+                elif not loop._micro and len(loop._ready) == 1 and loop._ready[0] is h:
+                    loop._ready.clear()
+                    h._run()  # type: ignore[union-attr]
         return super().__await__()  # type: ignore[misc]
 
     __iter__ = __await__
@@ -533,6 +531,10 @@ class WebLoop(asyncio.AbstractEventLoop):
         self._exception_handler: Callable[[Any, dict[str, Any]], Any] | None = None
         self._task_factory: Any = None
         self._current_handle: events.Handle | None = None
+        # Settlings of futures from outcomes known already, made while a
+        # callback ran: they run right after it, before the next callback,
+        # as Pyodide settles them from a promise reaction (a microtask).
+        self._micro: deque[_Settle] = deque()
         self._debug = sys.flags.dev_mode or (
             not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG"))
         )
@@ -564,9 +566,13 @@ class WebLoop(asyncio.AbstractEventLoop):
 
     def _settle_soon(self, fut: Future[Any], ok: bool, value: Any) -> _Settle:
         """call_soon of settling fut with a known outcome (a JavaScript call's
-        settled promise), without a Handle and a Context of its own."""
+        settled promise), without a Handle and a Context of its own. In a
+        callback it runs when the callback returns (see _micro)."""
         self._check_closed()
         h = _Settle(fut, ok, value)
+        if self._current_handle is not None:
+            self._micro.append(h)
+            return h
         self._ready.append(h)
         if not self._drain_pending and not self._in_turn:
             self._drain_pending = True
@@ -673,8 +679,18 @@ class WebLoop(asyncio.AbstractEventLoop):
             ns = self._timer_ns(when)
         return _FLAGS.pack(flags, ns) if flags else b""
 
+    def _run_micro(self) -> None:
+        """Run the settlings the last callback made (see _micro)."""
+        micro = self._micro
+        while micro:
+            h = micro.popleft()
+            if not h._cancelled:
+                h._run()
+
     def _run_ready(self) -> None:
         """Run the callbacks ready now (not those they schedule)."""
+        if self._micro:
+            self._run_micro()
         ready = self._ready
         n = len(ready)
         outer = self._current_handle
@@ -703,6 +719,9 @@ class WebLoop(asyncio.AbstractEventLoop):
                     self.call_exception_handler(
                         {"message": f"Exception in callback {h._callback!r}", "exception": exc, "handle": h}  # type: ignore[attr-defined]
                     )
+                finally:
+                    if self._micro:
+                        self._run_micro()
         finally:
             self._current_handle = outer
 
@@ -744,6 +763,8 @@ class WebLoop(asyncio.AbstractEventLoop):
         interrupts = injected = 0
         cancelled = False
         try:
+            if self._micro:
+                self._run_micro()
             if self._ready and not self._drain_pending:
                 self._drain_pending = True
                 self._host.soon(self._id)
