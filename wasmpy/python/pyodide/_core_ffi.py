@@ -440,7 +440,7 @@ def _raise_result(r: bytes, off: int) -> None:
         i, f = _u32u32_at(r, off + 9)
         exc = _restore_exception(token)
         if exc is not None:
-            _release_now(i)
+            _release(i)
             raise exc
         raise _wrap(i, f, 0)
     if t == 75:  # 'K'
@@ -555,7 +555,6 @@ def _helper_maybe(index: int, *args: Any) -> tuple[bool, Any]:
 # The handles of collected proxies are released in batches (_wasmpy.JsRef's
 # deallocation queues them; see wasmpy/csrc/jsref.c).
 _release = _wasmpy.jsref_release
-_release_now = _wasmpy.jsref_release
 _flush_release = _wasmpy.jsref_flush
 
 
@@ -1229,49 +1228,41 @@ def _promise_future(p: JsProxy) -> asyncio.Future:
     if outcome is None:
         _futures[token] = fut
         return fut
-    return _settling_future(loop, fut, outcome)
+    ok = isinstance(outcome, _Fulfilled)
+    return _settling_future(loop, fut, ok, outcome.value if ok else outcome.exc)
 
 
 def _settled_future(r: bytes) -> asyncio.Future:
     """The future of a call whose promise had settled already: the host
     answered with the outcome (r[1] 'V' or 'Y') instead of the promise."""
     loop = asyncio.get_event_loop()
-    fut = loop.create_future()
-    settle = getattr(loop, "_settle_soon", None)
-    if settle is None:
-        outcome = _Fulfilled(_dec(r, 2)[0]) if r[1] == 86 else _Rejected(_rejection(r, 2))
-        return _settling_future(loop, fut, outcome)
     if r[1] == 86:
-        fut._pending_settle = settle(fut, True, _dec(r, 2)[0])
-    else:
-        fut._pending_settle = settle(fut, False, _rejection(r, 2))
-    return fut
+        return _settling_future(loop, loop.create_future(), True, _dec(r, 2)[0])
+    return _settling_future(loop, loop.create_future(), False, _rejection(r, 2))
 
 
-def _settling_future(loop: Any, fut: asyncio.Future, outcome: _Fulfilled | _Rejected) -> asyncio.Future:
+def _settling_future(loop: Any, fut: asyncio.Future, ok: bool, value: Any) -> asyncio.Future:
     # Settled from the loop, never at once (Pyodide settles it from a promise
-    # reaction). An empty context: settling runs no user code (the future's
-    # own callbacks keep theirs), so the request's context is not captured.
+    # reaction): a WebLoop's _settle_soon; on another loop, a callback with an
+    # empty context (settling runs no user code, and the future's own
+    # callbacks keep theirs).
     settle = getattr(loop, "_settle_soon", None)
     if settle is not None:
-        if isinstance(outcome, _Fulfilled):
-            h = settle(fut, True, outcome.value)
-        else:
-            h = settle(fut, False, outcome.exc)
+        h = settle(fut, ok, value)
     else:
-        h = loop.call_soon(_settle_outcome, fut, outcome, context=contextvars.Context())
+        h = loop.call_soon(_settle_outcome, fut, ok, value, context=contextvars.Context())
     if hasattr(fut, "_pending_settle"):
         fut._pending_settle = h  # see PyodideFuture.__await__
     return fut
 
 
-def _settle_outcome(fut: asyncio.Future, outcome: _Fulfilled | _Rejected) -> None:
+def _settle_outcome(fut: asyncio.Future, ok: bool, value: Any) -> None:
     if fut.done():
         return
-    if isinstance(outcome, _Fulfilled):
-        fut.set_result(outcome.value)
+    if ok:
+        fut.set_result(value)
     else:
-        fut.set_exception(outcome.exc)
+        fut.set_exception(value)
 
 
 class _Subscript:

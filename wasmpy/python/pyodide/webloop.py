@@ -558,11 +558,15 @@ class WebLoop(asyncio.AbstractEventLoop):
         if context is None and self.capture_context is not None:
             context = self.capture_context()
         h = events.Handle(callback, args, self, context)
+        self._push_ready(h)
+        return h
+
+    def _push_ready(self, h: events.Handle | _Settle) -> None:
+        """Queue h, and have the host drain the queue soon if no turn will."""
         self._ready.append(h)
         if not self._drain_pending and not self._in_turn:
             self._drain_pending = True
             self._host.soon(self._id)
-        return h
 
     def _settle_soon(self, fut: Future[Any], ok: bool, value: Any) -> _Settle:
         """call_soon of settling fut with a known outcome (a JavaScript call's
@@ -572,11 +576,8 @@ class WebLoop(asyncio.AbstractEventLoop):
         h = _Settle(fut, ok, value)
         if self._current_handle is not None:
             self._micro.append(h)
-            return h
-        self._ready.append(h)
-        if not self._drain_pending and not self._in_turn:
-            self._drain_pending = True
-            self._host.soon(self._id)
+        else:
+            self._push_ready(h)
         return h
 
     def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any, context: contextvars.Context | None = None) -> events.Handle:
