@@ -232,3 +232,93 @@ print(run_js("Array.from({length: 1000}, (_, i) => i * 3)").to_py()[-3:], run_js
 			"[1, -2, 1099511627776, 0, -4503599627370496, 2147483648] ['int', 'int']\n[2991, 2994, 2997] []\n"},
 	})
 }
+
+// Attribute reads that jsref.c keeps between host calls (op 'K'): a value
+// is reused only while no JavaScript can have run, and never for getters,
+// Proxies or objects.
+func TestJsRefReadCache(t *testing.T) {
+	e := newPyEnv(t)
+	e.mustExec(`import js, asyncio, time
+from pyodide.code import run_js
+from pyodide.ffi import create_proxy
+`)
+	// The reads a loop makes of the host: the first, the one that asks
+	// whether it may keep the value, and none after.
+	e.mustExec(`o = run_js("({x: 1, s: 'a'})")`)
+	for _, c := range []struct {
+		code  string
+		reads int
+	}{
+		{"for _ in range(100): o.x", 2},
+		{"for _ in range(100): o.x; o.s", 4},
+		{"p = run_js('({y: 2})')\nfor _ in range(100): o.x + p.y", 4},
+		{"for _ in range(100): o.x; js.Object", 200},
+		{"for _ in range(100): o.x; run_js('1')", 100},
+		{"g = run_js('({get x() { return 1 }})')\nfor _ in range(100): g.x", 100},
+	} {
+		before := e.w.propReads
+		e.mustExec(c.code)
+		if got := e.w.propReads - before; got != c.reads {
+			t.Errorf("%q: %d reads from the host, want %d", c.code, got, c.reads)
+		}
+	}
+	e.run(t, []pyCase{
+		{"a loop reads the value, then sees JavaScript's change", `
+o = run_js("({x: 1, s: 'a'})")
+inc = run_js("(o) => { o.x++; o.s += 'b'; }")
+seen = []
+for _ in range(3):
+    seen.append((o.x, o.x, o.x, o.s, o.s))
+    inc(o)
+print(seen, o.x)`,
+			"[(1, 1, 1, 'a', 'a'), (2, 2, 2, 'ab', 'ab'), (3, 3, 3, 'abb', 'abb')] 4\n"},
+		{"Python's own writes and deletes", `
+o = run_js("({x: 1})")
+print(o.x, o.x, o.x)
+o.x = 10
+print(o.x, o.x)
+del o.x
+print(hasattr(o, "x"))`,
+			"1 1 1\n10 10\nFalse\n"},
+		{"getters run on every read", `
+g = run_js("({n: 0, get c() { return ++this.n; }})")
+print([g.c for _ in range(5)], g.n, g.n)`,
+			"[1, 2, 3, 4, 5] 5 5\n"},
+		{"a Proxy's trap runs on every read", `
+p, t = run_js("(() => { const t = {n: 0}; return [new Proxy({x: 1}, {get(o, k) { t.n++; return o[k]; }}), t]; })()")
+n = t.n
+print([p.x for _ in range(4)], t.n - n)`,
+			"[1, 1, 1, 1] 4\n"},
+		{"inherited properties and objects are read each time", `
+c = run_js("Object.create({x: 1})")
+setp = run_js("(c, v) => { Object.getPrototypeOf(c).x = v; }")
+print(c.x, c.x, c.x)
+setp(c, 2)
+print(c.x, c.x)
+h = run_js("({inner: {}})")
+print(h.inner == h.inner, h.inner is h.inner)`,
+			"1 1 1\n2 2\nTrue False\n"},
+		{"redefined as a getter from JavaScript", `
+o = run_js("({x: 1})")
+print(o.x, o.x, o.x)
+run_js("(o) => Object.defineProperty(o, 'x', {get() { return 'g'; }})")(o)
+print(o.x, o.x)`,
+			"1 1 1\ng g\n"},
+		{"a callback from JavaScript sees JavaScript's writes", `
+o = run_js("({x: 1})")
+print(o.x, o.x, o.x)
+f = create_proxy(lambda: (o.x, o.x))
+print(run_js("(f, o) => { o.x = 5; const a = f(); o.x = 6; return [a, f()]; }")(f, o).to_py(), o.x)
+f.destroy()`,
+			"1 1 1\n[(5, 5), (6, 6)] 6\n"},
+		{"a timer's write is seen after the loop ran it", `
+o = run_js("({x: 1})")
+js.setTimeout(run_js("(o) => () => { o.x = 2; }")(o), 0)
+print(o.x, o.x, o.x)
+async def main():
+    await asyncio.sleep(0.01)
+    return o.x, o.x
+print(asyncio.run(main()))`,
+			"1 1 1\n(2, 2)\n"},
+	})
+}

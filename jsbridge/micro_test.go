@@ -52,6 +52,63 @@ func BenchmarkOpGetAttr(b *testing.B) {
 	}
 }
 
+// BenchmarkOpGetData is op 'K' (a read Python may cache) of an own data
+// property, of an inherited method and of a getter.
+func BenchmarkOpGetData(b *testing.B) {
+	w := newMicroWorld(b)
+	v, _ := w.Runtime().RunString("({x: 1, __proto__: {get g() { return 2 }, m() {}}})")
+	id, _ := w.handles.add(v, func() uint32 { return 0 })
+	for _, name := range []string{"x", "m", "g"} {
+		for _, op := range []byte{'G', 'K'} {
+			req := append([]byte{op}, appendU32(nil, id)...)
+			req = append(req, name...)
+			b.Run(string(op)+"-"+name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					w.hostCall(w.baseCtx, req)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkOpCall is the Go side of calling a one-argument JS function
+// from Python (op 'C') with an int.
+func BenchmarkOpCall(b *testing.B) {
+	w := newMicroWorld(b)
+	v, _ := w.Runtime().RunString("(function (v) { return v + 1; })")
+	id, _ := w.handles.add(v, func() uint32 { return 0 })
+	req := append([]byte{'C'}, appendU32(nil, id)...)
+	req = appendU32(req, 0)
+	req = appendU32(req, 1)
+	req = append(req, 'i')
+	req = appendU32(req, 7)
+	if out, _ := w.hostCall(w.baseCtx, req); string(out) != "\x00i\x08\x00\x00\x00" {
+		b.Fatalf("%q", out)
+	}
+	for i := 0; i < b.N; i++ {
+		w.hostCall(w.baseCtx, req)
+	}
+}
+
+// BenchmarkOpCallSettled is op 'C' of Promise.resolve(7): a call whose
+// result is a settled promise, answered with its outcome.
+func BenchmarkOpCallSettled(b *testing.B) {
+	w := newMicroWorld(b)
+	v, _ := w.Runtime().RunString("Promise.resolve.bind(Promise)")
+	id, _ := w.handles.add(v, func() uint32 { return 0 })
+	req := append([]byte{'C'}, appendU32(nil, id)...)
+	req = appendU32(req, 0)
+	req = appendU32(req, 1)
+	req = append(req, 'i')
+	req = appendU32(req, 7)
+	if out, _ := w.hostCall(w.baseCtx, req); string(out) != "\x00Vi\x07\x00\x00\x00" {
+		b.Fatalf("%q", out)
+	}
+	for i := 0; i < b.N; i++ {
+		w.hostCall(w.baseCtx, req)
+	}
+}
+
 func BenchmarkAfterFunc(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

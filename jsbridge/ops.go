@@ -13,6 +13,7 @@ import (
 // Ops of the "js" host function (Python -> Go); see _core_ffi.py.
 const (
 	opGetAttr  = 'G'
+	opGetData  = 'K'
 	opSetAttr  = 'S'
 	opDelAttr  = 'D'
 	opCall     = 'C'
@@ -161,32 +162,57 @@ func (w *World) value(id uint32) goja.Value {
 	return v
 }
 
+// getAttr reads property name of handle id (op 'G'): 'A' when there is
+// none, a bound method for a function.
+func (w *World) getAttr(id uint32, name string) []byte {
+	w.propReads++
+	o, isObj := w.handles.get(id).(*goja.Object)
+	if !isObj {
+		o = w.object(id)
+	}
+	v := o.Get(name)
+	if v == nil || (!isObj && goja.IsUndefined(v)) {
+		// jsproxy.c tells a missing name from an undefined value with
+		// `in`, which throws on a symbol (the one primitive a JsProxy
+		// holds): Symbol().description raises.
+		if sym, ok := w.handles.get(id).(*goja.Symbol); ok {
+			panic(w.rt.NewTypeError("Cannot use 'in' operator to search for '%s' in Symbol(%s)", name, sym.String()))
+		}
+		return []byte{tMissing}
+	}
+	if fo, ok := v.(*goja.Object); ok {
+		if _, isFn := goja.AssertFunction(fo); isFn {
+			return w.appendMethod(nil, fo, o)
+		}
+	}
+	return w.appendValue(make([]byte, 0, 16), v)
+}
+
 func (w *World) op(data []byte) []byte {
 	r := &reader{b: data[1:]}
 	switch data[0] {
-	case opGetAttr:
+	case opGetData:
+		// A read that Python may cache until its next call into the host
+		// (jsref.c): answered '=' and the value when it is an own data
+		// property holding a primitive, read without running any
+		// JavaScript; otherwise as opGetAttr.
 		id := r.u32()
 		name := string(r.rest())
-		o, isObj := w.handles.get(id).(*goja.Object)
-		if !isObj {
-			o = w.object(id)
-		}
-		v := o.Get(name)
-		if v == nil || (!isObj && goja.IsUndefined(v)) {
-			// jsproxy.c tells a missing name from an undefined value with
-			// `in`, which throws on a symbol (the one primitive a JsProxy
-			// holds): Symbol().description raises.
-			if sym, ok := w.handles.get(id).(*goja.Symbol); ok {
-				panic(w.rt.NewTypeError("Cannot use 'in' operator to search for '%s' in Symbol(%s)", name, sym.String()))
-			}
-			return []byte{tMissing}
-		}
-		if fo, ok := v.(*goja.Object); ok {
-			if _, isFn := goja.AssertFunction(fo); isFn {
-				return w.appendMethod(nil, fo, o)
+		if o, ok := w.handles.get(id).(*goja.Object); ok && o.ExportType() != proxyType {
+			if v, err := w.helpers.ownData(goja.Undefined(), o, w.rt.ToValue(name)); err == nil && v != w.helpers.missing {
+				if _, isObj := v.(*goja.Object); !isObj {
+					if _, isSym := v.(*goja.Symbol); !isSym {
+						w.propReads++
+						return w.appendValue(append(make([]byte, 0, 16), tData), v)
+					}
+				}
 			}
 		}
-		return w.appendValue(make([]byte, 0, 16), v)
+		return w.getAttr(id, name)
+
+	case opGetAttr:
+		id := r.u32()
+		return w.getAttr(id, string(r.rest()))
 
 	case opSetAttr:
 		o := w.object(r.u32())

@@ -100,6 +100,7 @@ type helpers struct {
 	uint8Array               goja.Value
 	proto, deferred, toError goja.Callable
 	isArray, hasProperty     goja.Callable
+	ownData                  goja.Callable
 	newPythonError, isPyErr  goja.Callable
 	asyncIterator, dispose   *goja.Symbol
 	refSym                   *goja.Symbol
@@ -147,7 +148,7 @@ func (w *World) installBridge() error {
 		return err
 	}
 	for name, dst := range map[string]*goja.Callable{
-		"proto": &h.proto, "deferred": &h.deferred, "toError": &h.toError, "isArray": &h.isArray, "hasProperty": &h.hasProperty,
+		"proto": &h.proto, "deferred": &h.deferred, "toError": &h.toError, "isArray": &h.isArray, "hasProperty": &h.hasProperty, "ownData": &h.ownData,
 		"newPythonError": &h.newPythonError, "isPythonError": &h.isPyErr,
 	} {
 		c, ok := goja.AssertFunction(exp.Get(name))

@@ -65,6 +65,9 @@ const (
 	// and the reason as an 'E'/'X' value.
 	tSettled  = 'V'
 	tRejected = 'Y'
+	// Reply of opGetData for a value Python may keep until its next host
+	// call: '=' then the value.
+	tData = '='
 )
 
 // Kinds of Python exceptions a 'Z' result raises.

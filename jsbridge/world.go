@@ -121,6 +121,10 @@ type World struct {
 	// Python object is released when the current operation ends, not with
 	// a later batch (Pyodide drops the reference at once).
 	releaseNow bool
+
+	// propReads counts the property reads Python asked for (ops 'G' and
+	// 'K'); tests use it to see which reads jsref.c answered itself.
+	propReads int
 }
 
 // New makes a World. Its JavaScript runtime and global environment (some

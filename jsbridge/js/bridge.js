@@ -320,6 +320,7 @@
   // Helpers the Python side calls by index (op 'H'); the order is shared
   // with _core_ffi.py. MISSING makes the Go side answer 'A' (absent).
   const MISSING = Symbol("missing");
+  const getOwnDesc = Object.getOwnPropertyDescriptor, ownHas = Object.hasOwn;
   const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
   const pyHelpers = [
     /* 0 typeof */ (o) => typeof o,
@@ -430,6 +431,13 @@
         for (; o; o = Object.getPrototypeOf(o)) if (Object.hasOwn(o, k)) return true;
       } catch (e) {}
       return false;
+    },
+    // An own data property's value, or MISSING (no such own property, or an
+    // accessor): what the Go side lets Python cache (op 'K'). The
+    // intrinsics are the ones of start-up, whatever user code does later.
+    ownData: (o, k) => {
+      const d = getOwnDesc(o, k);
+      return d !== undefined && ownHas(d, "value") ? d.value : MISSING;
     },
     newPythonError: (type, message, token) => new PythonError(type, message, token),
     isPythonError: (e) => e instanceof PythonError,

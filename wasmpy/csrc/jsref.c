@@ -34,7 +34,24 @@ typedef struct {
     PyObject *hb;       /* bytes: id as u32, the suffix of most requests */
     PyObject *G;        /* bytes: 'G' + hb (made on first use) */
     PyObject *C;        /* bytes: 'C' + id + this, for callables */
+    /* Attribute reads kept while the host's epoch stays the same (see
+       jsref_getattro): a dict name -> value, of epoch cache_epoch. */
+    PyObject *cache;
+    uint32_t cache_epoch;
+    /* The names read from the host in the run of reads that began at epoch
+       seen_run: one str, or a set. */
+    uint32_t seen_run;
+    PyObject *seen;
+    PyObject *nocache;  /* set: names the host said are not plain data */
 } JsRefObject;
+
+/* How many names seen and nocache keep per proxy. */
+#define NAMES_MAX 32
+
+/* The current run of reads: host calls that were all attribute reads made
+   here, the last of which left the epoch at run_epoch; run_start is the
+   epoch it began at. */
+static uint32_t run_start, run_epoch;
 
 /* What the Python side gives to jsref_setup. */
 static struct {
@@ -49,9 +66,24 @@ static struct {
     PyObject *call_py;          /* call_py(self, *args, **kwargs) */
     PyObject *raise_result;     /* raise_result(r, off): raises an error result */
     PyObject *settled_future;   /* settled_future(r): a call's settled promise */
+    PyObject *settled;          /* settled(ok, value): the same, decoded */
     uint32_t is_error, is_array, is_callable, is_awaitable;
     int ready;
 } js;
+
+/* What pyodide/webloop.py gives to jsref_setup_loop: for a call that
+   returned a settled promise, the future is made here when the running loop
+   is a WebLoop (WebLoop._settled_future does the same in Python). */
+static struct {
+    PyObject *get_event_loop;   /* asyncio.get_event_loop */
+    PyObject *webloop;          /* the class WebLoop */
+    PyObject *future;           /* the class PyodideFuture */
+    PyObject *settle;           /* the class _Settle */
+    PyObject *kwnames;          /* ("loop",) */
+    /* Interned names. */
+    PyObject *closed, *fut, *ok, *value, *cancelled, *current, *micro, *append,
+        *push_ready, *pending;
+} loopc;
 
 /* A small cache of flags -> class, in front of js.classes. */
 #define CLASS_CACHE 64
@@ -347,11 +379,87 @@ jsref_dealloc(PyObject *op)
     Py_CLEAR(self->hb);
     Py_CLEAR(self->G);
     Py_CLEAR(self->C);
+    Py_CLEAR(self->cache);
+    Py_CLEAR(self->seen);
+    Py_CLEAR(self->nocache);
     Py_TYPE(op)->tp_free(op);
 }
 
+/* Whether the value of a '=' answer may be kept: the primitives js_dec
+   makes in C. */
+static int
+cacheable_tag(char tag)
+{
+    return tag != '\0' && strchr("isutfndI", tag) != NULL;
+}
+
+/* Keep value as what name reads while the epoch stays epoch. */
+static int
+cache_put(JsRefObject *self, PyObject *name, PyObject *value, uint32_t epoch)
+{
+    if (self->cache == NULL) {
+        self->cache = PyDict_New();
+        if (self->cache == NULL) {
+            return -1;
+        }
+    }
+    else if (self->cache_epoch != epoch) {
+        PyDict_Clear(self->cache);
+    }
+    self->cache_epoch = epoch;
+    return PyDict_SetItem(self->cache, name, value);
+}
+
+/* Whether names (NULL, a str or a set) has name: 1, 0, or -1 on error. */
+static int
+names_have(PyObject *names, PyObject *name)
+{
+    if (names == NULL) {
+        return 0;
+    }
+    if (PyUnicode_Check(names)) {
+        return names == name || PyUnicode_Compare(names, name) == 0;
+    }
+    return PySet_Contains(names, name);
+}
+
+/* Add name to *names (NULL, a str or a set), up to NAMES_MAX names. */
+static int
+names_add(PyObject **names, PyObject *name)
+{
+    if (*names == NULL) {
+        *names = Py_NewRef(name);
+        return 0;
+    }
+    if (PyUnicode_Check(*names)) {
+        if (*names == name || PyUnicode_Compare(*names, name) == 0) {
+            return 0;
+        }
+        PyObject *set = PySet_New(NULL);
+        if (set == NULL || PySet_Add(set, *names) < 0) {
+            Py_XDECREF(set);
+            return -1;
+        }
+        Py_SETREF(*names, set);
+    }
+    if (PySet_GET_SIZE(*names) >= NAMES_MAX) {
+        return 0;
+    }
+    return PySet_Add(*names, name);
+}
+
 /* Attribute reads: what the class or the instance dict has, else the
-   JavaScript property (jsproxy.c JsProxy_GetAttr). */
+   JavaScript property (jsproxy.c JsProxy_GetAttr).
+
+   JavaScript runs only while Python waits for the host, so between two host
+   calls a JavaScript object does not change: an own data property holding a
+   primitive reads the same until then (wasmpy_epoch).  When a proxy reads a
+   name again in a run of reads (host calls that were all attribute reads
+   made here, as in a loop that reads and computes), it asks with 'K',
+   whose answer '=' says the value is such a property, read without running
+   any JavaScript: the value is kept until the epoch changes, and that read
+   leaves the epoch as it was.  Getters, Proxies, inherited properties and
+   objects always go to the host. */
 static PyObject *
 jsref_getattro(PyObject *op, PyObject *name)
 {
@@ -379,6 +487,36 @@ jsref_getattro(PyObject *op, PyObject *name)
         PyErr_SetObject(PyExc_AttributeError, name);
         return NULL;
     }
+    if (self->cache != NULL && self->cache_epoch == wasmpy_epoch) {
+        PyObject *v = PyDict_GetItemWithError(self->cache, name);
+        if (v != NULL) {
+            return Py_NewRef(v);
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    /* Ask whether the value may be kept ('K') for a name this proxy already
+       read in the current run of reads: a loop reading it, and nothing else
+       from the host, which is when keeping pays.  (The question costs the
+       host a descriptor lookup.) */
+    if (wasmpy_epoch != run_epoch) {
+        run_start = wasmpy_epoch;
+    }
+    if (self->seen_run != run_start) {
+        Py_CLEAR(self->seen);
+        self->seen_run = run_start;
+    }
+    int check = names_have(self->seen, name);
+    if (check > 0) {
+        check = names_have(self->nocache, name);
+        if (check >= 0) {
+            check = !check;
+        }
+    }
+    if (check < 0) {
+        return NULL;
+    }
     PyObject *enc = PyDict_GetItemWithError(js.names, name);
     if (enc != NULL) {
         Py_INCREF(enc);
@@ -401,12 +539,13 @@ jsref_getattro(PyObject *op, PyObject *name)
             return PyErr_NoMemory();
         }
     }
-    req[0] = 'G';
+    req[0] = check ? 'K' : 'G';
     memcpy(req + 1, &self->id, 4);
     memcpy(req + 5, PyBytes_AS_STRING(enc), n);
     Py_DECREF(enc);
     const char *r;
     PyObject *big;
+    uint32_t before = wasmpy_epoch;
     Py_ssize_t size = js_host(req, 5 + n, &r, &big);
     if (req != buf) {
         PyMem_Free(req);
@@ -414,12 +553,33 @@ jsref_getattro(PyObject *op, PyObject *name)
     if (size < 0) {
         return NULL;
     }
+    int pure = size >= 2 && r[0] == '=';
+    if (pure && wasmpy_epoch == before + 1) {
+        /* The host only read a data property: no JavaScript ran, and what
+           Python keeps from before is still true. */
+        wasmpy_epoch = before;
+    }
+    uint32_t epoch = wasmpy_epoch;
+    run_epoch = epoch;
     if (size >= 1 && r[0] == 'A') {
         Py_XDECREF(big);
         PyErr_SetObject(PyExc_AttributeError, name);
         return NULL;
     }
     Py_ssize_t end;
+    if (pure) {
+        int keep = cacheable_tag(r[1]);
+        res = js_dec(r, size, 1, &end);
+        Py_XDECREF(big);
+        if (res != NULL && keep && cache_put(self, name, res, epoch) < 0) {
+            Py_CLEAR(res);
+        }
+        return res;
+    }
+    if ((check ? names_add(&self->nocache, name) : names_add(&self->seen, name)) < 0) {
+        Py_XDECREF(big);
+        return NULL;
+    }
     res = js_dec(r, size, 0, &end);
     Py_XDECREF(big);
     return res;
@@ -520,6 +680,72 @@ call_slow(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwname
 /* JsProxy.__call__ for callables (jsproxy.c JsMethod_Vectorcall): numbers,
    strings, None, booleans and JsProxies are encoded here; any other
    argument, and keywords, take the Python path. */
+/* WebLoop._settled_future(True, value) of the running WebLoop, made here:
+   a PyodideFuture, and a _Settle that settles it, queued after the running
+   callback (or as a ready callback outside one).  NULL without an exception
+   set when the Python side must do it (another loop, a closed one). */
+static PyObject *
+settled_fast(PyObject *value)
+{
+    if (loopc.webloop == NULL) {
+        return NULL;
+    }
+    PyObject *loop = PyObject_CallNoArgs(loopc.get_event_loop);
+    if (loop == NULL) {
+        return NULL;
+    }
+    PyObject *fut = NULL, *h = NULL, *cur = NULL, *closed = NULL, *r = NULL;
+    if ((PyObject *)Py_TYPE(loop) != loopc.webloop) {
+        goto done;
+    }
+    closed = PyObject_GetAttr(loop, loopc.closed);
+    if (closed == NULL || closed != Py_False) {
+        goto done;
+    }
+    fut = PyObject_Vectorcall(loopc.future, &loop, 0, loopc.kwnames);
+    if (fut == NULL) {
+        goto done;
+    }
+    /* A _Settle without running its __init__. */
+    PyTypeObject *st = (PyTypeObject *)loopc.settle;
+    PyObject *empty = PyTuple_New(0);
+    h = empty != NULL ? st->tp_new(st, empty, NULL) : NULL;
+    Py_XDECREF(empty);
+    if (h == NULL
+        || PyObject_SetAttr(h, loopc.fut, fut) < 0
+        || PyObject_SetAttr(h, loopc.ok, Py_True) < 0
+        || PyObject_SetAttr(h, loopc.value, value) < 0
+        || PyObject_SetAttr(h, loopc.cancelled, Py_False) < 0) {
+        Py_CLEAR(fut);
+        goto done;
+    }
+    cur = PyObject_GetAttr(loop, loopc.current);
+    if (cur == NULL) {
+        Py_CLEAR(fut);
+        goto done;
+    }
+    if (cur != Py_None) {
+        PyObject *micro = PyObject_GetAttr(loop, loopc.micro);
+        if (micro != NULL) {
+            r = PyObject_CallMethodOneArg(micro, loopc.append, h);
+            Py_DECREF(micro);
+        }
+    }
+    else {
+        r = PyObject_CallMethodOneArg(loop, loopc.push_ready, h);
+    }
+    if (r == NULL || PyObject_SetAttr(fut, loopc.pending, h) < 0) {
+        Py_CLEAR(fut);
+    }
+done:
+    Py_XDECREF(r);
+    Py_XDECREF(cur);
+    Py_XDECREF(h);
+    Py_XDECREF(closed);
+    Py_DECREF(loop);
+    return fut;
+}
+
 static PyObject *
 jsref_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -555,8 +781,24 @@ jsref_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames
         Py_XDECREF(big);
         return res;
     }
-    if (r[1] == 'V' || r[1] == 'Y') {
-        /* The outcome of a settled promise, in place of the promise. */
+    if (r[1] == 'V') {
+        /* The value of a fulfilled promise, in place of the promise. */
+        Py_ssize_t end;
+        PyObject *v = js_dec(r, size, 2, &end);
+        Py_XDECREF(big);
+        if (v == NULL) {
+            return NULL;
+        }
+        res = settled_fast(v);
+        if (res == NULL && !PyErr_Occurred()) {
+            PyObject *argv[2] = {Py_True, v};
+            res = PyObject_Vectorcall(js.settled, argv, 2, NULL);
+        }
+        Py_DECREF(v);
+        return res;
+    }
+    if (r[1] == 'Y') {
+        /* The reason of a rejected one. */
         PyObject *b = PyBytes_FromStringAndSize(r, size);
         Py_XDECREF(big);
         if (b == NULL) {
@@ -901,12 +1143,12 @@ PyObject *
 wasmpy_jsref_setup(PyObject *module, PyObject *args)
 {
     PyObject *classes, *class_for, *wrap_error, *dec, *names, *encname, *jsnull;
-    PyObject *promise_future, *call_py, *raise_result, *settled_future;
+    PyObject *promise_future, *call_py, *raise_result, *settled_future, *settled;
     unsigned int is_error, is_array, is_callable, is_awaitable;
-    if (!PyArg_ParseTuple(args, "O!OOOO!OOOOOOIIII:jsref_setup",
+    if (!PyArg_ParseTuple(args, "O!OOOO!OOOOOOOIIII:jsref_setup",
                           &PyDict_Type, &classes, &class_for, &wrap_error, &dec,
                           &PyDict_Type, &names, &encname, &jsnull, &promise_future,
-                          &call_py, &raise_result, &settled_future,
+                          &call_py, &raise_result, &settled_future, &settled,
                           &is_error, &is_array, &is_callable, &is_awaitable)) {
         return NULL;
     }
@@ -921,6 +1163,7 @@ wasmpy_jsref_setup(PyObject *module, PyObject *args)
     Py_XSETREF(js.call_py, Py_NewRef(call_py));
     Py_XSETREF(js.raise_result, Py_NewRef(raise_result));
     Py_XSETREF(js.settled_future, Py_NewRef(settled_future));
+    Py_XSETREF(js.settled, Py_NewRef(settled));
     js.is_error = is_error;
     js.is_array = is_array;
     js.is_callable = is_callable;
@@ -1020,4 +1263,40 @@ wasmpy_jsref_add_type(PyObject *module)
         return -1;
     }
     return PyModule_AddObjectRef(module, "JsRef", (PyObject *)&JsRef_Type);
+}
+
+/* jsref_setup_loop(get_event_loop, WebLoop, PyodideFuture, _Settle) */
+PyObject *
+wasmpy_jsref_setup_loop(PyObject *module, PyObject *args)
+{
+    PyObject *get_event_loop, *webloop, *future, *settle;
+    if (!PyArg_ParseTuple(args, "OO!O!O!:jsref_setup_loop", &get_event_loop,
+                          &PyType_Type, &webloop, &PyType_Type, &future,
+                          &PyType_Type, &settle)) {
+        return NULL;
+    }
+    PyObject *kwnames = Py_BuildValue("(s)", "loop");
+    if (kwnames == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(loopc.kwnames, kwnames);
+    struct { PyObject **slot; const char *name; } names[] = {
+        {&loopc.closed, "_closed"}, {&loopc.fut, "_fut"}, {&loopc.ok, "_ok"},
+        {&loopc.value, "_value"}, {&loopc.cancelled, "_cancelled"},
+        {&loopc.current, "_current_handle"}, {&loopc.micro, "_micro"},
+        {&loopc.append, "append"}, {&loopc.push_ready, "_push_ready"},
+        {&loopc.pending, "_pending_settle"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *n = PyUnicode_InternFromString(names[i].name);
+        if (n == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(*names[i].slot, n);
+    }
+    Py_XSETREF(loopc.get_event_loop, Py_NewRef(get_event_loop));
+    Py_XSETREF(loopc.future, Py_NewRef(future));
+    Py_XSETREF(loopc.settle, Py_NewRef(settle));
+    Py_XSETREF(loopc.webloop, Py_NewRef(webloop));
+    Py_RETURN_NONE;
 }

@@ -12,9 +12,27 @@
     __attribute__((import_module("wasmpy"), import_name(name)))
 
 WASMPY_IMPORT("call")
-int32_t wasmpy_host_call(const char *name, uint32_t name_len,
-                         const char *data, uint32_t data_len,
-                         char *out, uint32_t out_cap);
+int32_t wasmpy_host_call_raw(const char *name, uint32_t name_len,
+                             const char *data, uint32_t data_len,
+                             char *out, uint32_t out_cap);
+
+/* The host's epoch: it changes whenever the host may have run JavaScript
+   (or anything else that changes what Python can read from it): after every
+   host call, and whenever the host calls into Python.  While it stays the
+   same, the JavaScript world is as Python last saw it, since JavaScript runs
+   only on the thread that runs Python (jsref.c caches attribute reads on
+   this). */
+extern uint32_t wasmpy_epoch;
+
+static inline int32_t
+wasmpy_host_call(const char *name, uint32_t name_len,
+                 const char *data, uint32_t data_len,
+                 char *out, uint32_t out_cap)
+{
+    int32_t n = wasmpy_host_call_raw(name, name_len, data, data_len, out, out_cap);
+    wasmpy_epoch++;
+    return n;
+}
 WASMPY_IMPORT("take")
 void wasmpy_host_take(char *buf);
 WASMPY_IMPORT("result")
@@ -36,6 +54,7 @@ PyObject *wasmpy_jsref_release(PyObject *module, PyObject *arg);
 PyObject *wasmpy_jsref_flush(PyObject *module, PyObject *unused);
 int wasmpy_jsref_add_type(PyObject *module);
 PyObject *wasmpy_jsref_setup_calls(PyObject *module, PyObject *args);
+PyObject *wasmpy_jsref_setup_loop(PyObject *module, PyObject *args);
 int wasmpy_jsref_dispatch(const char *data, uint32_t len);
 PyObject *wasmpy_jsref_pack_i32(PyObject *module, PyObject *seq);
 PyObject *wasmpy_jsref_pack_f64(PyObject *module, PyObject *seq);

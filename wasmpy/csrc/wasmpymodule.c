@@ -77,6 +77,8 @@ wasmpy_raise_host_error(const char *msg, Py_ssize_t len)
    that call returns, and it is copied out at once. */
 static char call_out[4096];
 
+uint32_t wasmpy_epoch;
+
 /* _wasmpy.call(name, data): name a str (or bytes), data any bytes-like. */
 static PyObject *
 wasmpy_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -176,6 +178,9 @@ static PyMethodDef wasmpy_methods[] = {
     {"jsref_setup_calls", wasmpy_jsref_setup_calls, METH_VARARGS,
      "jsref_setup_calls(objs, call_result, py_exc, rt_dict)\n\n"
      "The Python side of calls from JavaScript answered in C (see jsref.c)."},
+    {"jsref_setup_loop", wasmpy_jsref_setup_loop, METH_VARARGS,
+     "jsref_setup_loop(get_event_loop, WebLoop, PyodideFuture, _Settle)\n\n"
+     "The WebLoop's parts for a call's settled promise (see jsref.c)."},
     {"jsref_wrap", _PyCFunction_CAST(wasmpy_jsref_wrap), METH_FASTCALL,
      "jsref_wrap(id, flags, this) -> JsProxy"},
     {"jsref_dec", _PyCFunction_CAST(wasmpy_jsref_dec), METH_FASTCALL,
@@ -323,6 +328,7 @@ wasmpy_exec(const char *code, uint32_t len)
     if (!Py_IsInitialized()) {
         return 2;
     }
+    wasmpy_epoch++;
     PyGILState_STATE g = PyGILState_Ensure();
     int rc = 0;
     PyObject *src = PyUnicode_DecodeUTF8(code, len, "strict");
@@ -357,6 +363,7 @@ wasmpy_dispatch(const char *data, uint32_t len)
     if (!Py_IsInitialized() || dispatcher == NULL) {
         return 2;
     }
+    wasmpy_epoch++;
     PyGILState_STATE g = PyGILState_Ensure();
     int rc = wasmpy_jsref_dispatch(data, len);
     if (rc != 0) {

@@ -1235,10 +1235,18 @@ def _promise_future(p: JsProxy) -> asyncio.Future:
 def _settled_future(r: bytes) -> asyncio.Future:
     """The future of a call whose promise had settled already: the host
     answered with the outcome (r[1] 'V' or 'Y') instead of the promise."""
-    loop = asyncio.get_event_loop()
     if r[1] == 86:
-        return _settling_future(loop, loop.create_future(), True, _dec(r, 2)[0])
-    return _settling_future(loop, loop.create_future(), False, _rejection(r, 2))
+        return _settled(True, _dec(r, 2)[0])
+    return _settled(False, _rejection(r, 2))
+
+
+def _settled(ok: bool, value: Any) -> asyncio.Future:
+    """_settled_future of a decoded outcome (what jsref.c calls)."""
+    loop = asyncio.get_event_loop()
+    make = getattr(loop, "_settled_future", None)
+    if make is not None:
+        return make(ok, value)
+    return _settling_future(loop, loop.create_future(), ok, value)
 
 
 def _settling_future(loop: Any, fut: asyncio.Future, ok: bool, value: Any) -> asyncio.Future:
@@ -2965,7 +2973,7 @@ JsDomElement = _public("JsDomElement", (JsProxy,), (0,), "A JsProxy of a DOM ele
 
 _wasmpy.jsref_setup(
     _classes, _class_for, _wrap_error, _dec_py, _names, _encname, jsnull, _promise_future,
-    _call_py, _raise_result, _settled_future, IS_ERROR, IS_ARRAY, IS_CALLABLE, IS_AWAITABLE,
+    _call_py, _raise_result, _settled_future, _settled, IS_ERROR, IS_ARRAY, IS_CALLABLE, IS_AWAITABLE,
 )
 # Calls of PyProxies from JavaScript with simple arguments are answered in C
 # (wasmpy_dispatch), with _op_call's semantics; the others come to _dispatch.

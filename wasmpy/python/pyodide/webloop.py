@@ -53,6 +53,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from functools import wraps
 from typing import Any, TypeVar
 
+import _wasmpy
+
 T = TypeVar("T")
 S = TypeVar("S")
 
@@ -123,19 +125,25 @@ class PyodideFuture(Future[T]):
         h = self._pending_settle
         if h is not None:
             self._pending_settle = None
-            loop = self.get_loop()
+            loop = self._loop  # type: ignore[attr-defined]
             # Awaiting yields once, and then only that handle and the task's
             # wakeup would run, unless something else is ready in Python or on
             # the Go loop. When nothing is, settling now without yielding is
             # the same, without two trips through the loop.
-            if isinstance(loop, WebLoop) and not self.done() and loop._host.more():
-                if not loop._ready and len(loop._micro) == 1 and loop._micro[0] is h:
-                    loop._micro.clear()
-                    h._run()  # type: ignore[union-attr]
-                elif not loop._micro and len(loop._ready) == 1 and loop._ready[0] is h:
-                    loop._ready.clear()
-                    h._run()  # type: ignore[union-attr]
-        return super().__await__()  # type: ignore[misc]
+            if type(h) is _Settle and not self.done():
+                micro = loop._micro
+                ready = loop._ready
+                if (
+                    (len(micro) == 1 and micro[0] is h and not ready)
+                    or (len(ready) == 1 and ready[0] is h and not micro)
+                ) and loop._host.more():
+                    micro.clear()
+                    ready.clear()
+                    if h._ok:
+                        self.set_result(h._value)
+                    else:
+                        self.set_exception(h._value)
+        return Future.__await__(self)  # type: ignore[misc]
 
     __iter__ = __await__
 
@@ -567,6 +575,15 @@ class WebLoop(asyncio.AbstractEventLoop):
         if not self._drain_pending and not self._in_turn:
             self._drain_pending = True
             self._host.soon(self._id)
+
+    def _settled_future(self, ok: bool, value: Any) -> PyodideFuture[Any]:
+        """A new future that the loop settles with a known outcome (see
+        _settle_soon), as a JavaScript call that returned a settled promise
+        gives. (jsref.c's settled_fast does the same in C for a fulfilled
+        call's promise.)"""
+        fut: PyodideFuture[Any] = PyodideFuture(loop=self)
+        fut._pending_settle = self._settle_soon(fut, ok, value)
+        return fut
 
     def _settle_soon(self, fut: Future[Any], ok: bool, value: Any) -> _Settle:
         """call_soon of settling fut with a known outcome (a JavaScript call's
@@ -1245,6 +1262,11 @@ def run_sync(x: Awaitable[T]) -> T:
     running = events._get_running_loop()
     loop = running if isinstance(running, WebLoop) and not running.is_closed() else get_loop()
     return loop.run_until_complete(x)
+
+
+# A JavaScript call's settled promise on a WebLoop: the future is made in C
+# (jsref.c settled_fast, the same as WebLoop._settled_future).
+_wasmpy.jsref_setup_loop(asyncio.get_event_loop, WebLoop, PyodideFuture, _Settle)
 
 
 __all__ = [

@@ -72,6 +72,10 @@ def jsref_setup_calls(*args: Any) -> None:
     pass
 
 
+def jsref_setup_loop(*args: Any) -> None:
+    pass
+
+
 def jsref_wrap(i: int, flags: int, this: int) -> Any:
     raise HostError("no JavaScript world in the fake _wasmpy")
 
