@@ -115,6 +115,30 @@ async def main():
     print(log, c.cancelled(), repr(a))
 asyncio.run(main())`,
 			"['soon', ('a', 1), ('b', 2)] True <PyodideFuture finished result=1>\n"},
+		// Awaiting such a future settles it at once when its settling is all
+		// the loop has to run (PyodideFuture.__await__, in C), else in turn.
+		{"awaiting a settled promise's future", `
+from pyodide.webloop import PyodideFuture
+async def main():
+    res = run_js("(x) => Promise.resolve(x)")
+    it = res(5).__await__()
+    try:
+        next(it)
+        print("yielded")
+    except StopIteration as e:
+        print("at once", e.value)
+    g = res(6)
+    g.cancel()
+    try:
+        await g
+    except asyncio.CancelledError:
+        print("cancelled")
+    h = res(7)
+    asyncio.get_event_loop().call_soon(print, "other first")
+    print(await h, [await res(i) for i in range(3)], list(iter(res(8))))
+    print(type(PyodideFuture.__await__).__name__)
+asyncio.run(main())`,
+			"at once 5\ncancelled\nother first\n7 [0, 1, 2] []\nmethod_descriptor\n"},
 		{"released handles", `
 from pyodide._core_ffi import _flush_release
 _flush_release()

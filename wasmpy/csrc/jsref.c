@@ -80,9 +80,12 @@ static struct {
     PyObject *future;           /* the class PyodideFuture */
     PyObject *settle;           /* the class _Settle */
     PyObject *kwnames;          /* ("loop",) */
+    PyObject *gohost;           /* the class _GoHost */
+    PyTypeObject *base;         /* asyncio.Future, PyodideFuture's C base */
     /* Interned names. */
     PyObject *closed, *fut, *ok, *value, *cancelled, *current, *micro, *append,
-        *push_ready, *pending;
+        *push_ready, *pending, *ready, *loop_, *host, *done, *set_result,
+        *set_exception, *clear;
 } loopc;
 
 /* A small cache of flags -> class, in front of js.classes. */
@@ -854,6 +857,7 @@ static struct {
     PyObject *call_result;  /* call_result(obj, res) -> bytes */
     PyObject *py_exc;       /* py_exc(exc) -> bytes: the 'E' answer */
     PyObject *rt;           /* _wasmpy_rt's dict: _depth, _waits */
+    PyObject *depth_key, *waits_key;    /* "_depth", "_waits", interned */
 } calls;
 
 /* Encode a call's result when it is simple; 0 when it needs the Python
@@ -874,7 +878,7 @@ put_result(char *buf, Py_ssize_t cap, Py_ssize_t *len, PyObject *v)
 static long
 rt_depth(void)
 {
-    PyObject *d = PyDict_GetItemString(calls.rt, "_depth");
+    PyObject *d = PyDict_GetItemWithError(calls.rt, calls.depth_key);
     return d != NULL && PyLong_Check(d) ? PyLong_AsLong(d) : 0;
 }
 
@@ -884,7 +888,7 @@ rt_set_depth(long depth)
     PyObject *exc = PyErr_GetRaisedException();
     PyObject *d = PyLong_FromLong(depth);
     if (d != NULL) {
-        (void)PyDict_SetItemString(calls.rt, "_depth", d);
+        (void)PyDict_SetItem(calls.rt, calls.depth_key, d);
         Py_DECREF(d);
     }
     PyErr_Clear();
@@ -897,7 +901,7 @@ rt_must_flush(long depth)
     if (depth == 0) {
         return 1;
     }
-    PyObject *w = PyDict_GetItemString(calls.rt, "_waits");
+    PyObject *w = PyDict_GetItemWithError(calls.rt, calls.waits_key);
     if (w == NULL || !PyList_Check(w) || PyList_GET_SIZE(w) == 0) {
         return 0;
     }
@@ -1132,6 +1136,14 @@ wasmpy_jsref_setup_calls(PyObject *module, PyObject *args)
                           &call_result, &py_exc, &PyDict_Type, &rt)) {
         return NULL;
     }
+    PyObject *dk = PyUnicode_InternFromString("_depth");
+    PyObject *wk = dk != NULL ? PyUnicode_InternFromString("_waits") : NULL;
+    if (wk == NULL) {
+        Py_XDECREF(dk);
+        return NULL;
+    }
+    Py_XSETREF(calls.depth_key, dk);
+    Py_XSETREF(calls.waits_key, wk);
     Py_XSETREF(calls.call_result, Py_NewRef(call_result));
     Py_XSETREF(calls.py_exc, Py_NewRef(py_exc));
     Py_XSETREF(calls.rt, Py_NewRef(rt));
@@ -1265,14 +1277,151 @@ wasmpy_jsref_add_type(PyObject *module)
     return PyModule_AddObjectRef(module, "JsRef", (PyObject *)&JsRef_Type);
 }
 
-/* jsref_setup_loop(get_event_loop, WebLoop, PyodideFuture, _Settle) */
+/* Whether deque d holds just h: 1, 0, or -1 on error. */
+static int
+only(PyObject *d, PyObject *h)
+{
+    Py_ssize_t n = PyObject_Size(d);
+    if (n != 1) {
+        return n < 0 ? -1 : 0;
+    }
+    PyObject *first = PySequence_GetItem(d, 0);
+    if (first == NULL) {
+        return -1;
+    }
+    Py_DECREF(first);
+    return first == h;
+}
+
+/* Whether deque d is empty: 1, 0, or -1 on error. */
+static int
+empty(PyObject *d)
+{
+    Py_ssize_t n = PyObject_Size(d);
+    return n < 0 ? -1 : n == 0;
+}
+
+/* loop._host.more(), straight to the host for the Go one. */
+static int
+host_more(PyObject *loop)
+{
+    PyObject *host = PyObject_GetAttr(loop, loopc.host);
+    if (host == NULL) {
+        return -1;
+    }
+    int more;
+    if ((PyObject *)Py_TYPE(host) == loopc.gohost) {
+        char out[8];
+        int32_t n = wasmpy_host_call("loop.more", 9, "", 0, out, sizeof(out));
+        more = n == 1 && out[0] == '1';
+    }
+    else {
+        PyObject *r = PyObject_CallMethod(host, "more", NULL);
+        more = r == NULL ? -1 : PyObject_IsTrue(r);
+        Py_XDECREF(r);
+    }
+    Py_DECREF(host);
+    return more;
+}
+
+/* PyodideFuture.__await__ (webloop.py has the same in Python): a future of
+   a call's settled promise, awaited while its settling is all the loop has
+   to run, is settled now instead of after a trip through the loop. */
+static PyObject *
+settled_await(PyObject *fut, PyObject *unused)
+{
+    PyObject *h = PyObject_GetAttr(fut, loopc.pending);
+    if (h == NULL) {
+        return NULL;
+    }
+    PyObject *loop = NULL, *micro = NULL, *ready = NULL, *r = NULL;
+    int ok = 0;
+    if (h == Py_None) {
+        goto plain;
+    }
+    if (PyObject_SetAttr(fut, loopc.pending, Py_None) < 0) {
+        goto error;
+    }
+    if ((PyObject *)Py_TYPE(h) != loopc.settle) {
+        goto plain;
+    }
+    r = PyObject_CallMethodNoArgs(fut, loopc.done);
+    if (r == NULL) {
+        goto error;
+    }
+    if (r != Py_False) {
+        goto plain;
+    }
+    Py_CLEAR(r);
+    loop = PyObject_GetAttr(fut, loopc.loop_);
+    micro = loop != NULL ? PyObject_GetAttr(loop, loopc.micro) : NULL;
+    ready = micro != NULL ? PyObject_GetAttr(loop, loopc.ready) : NULL;
+    if (ready == NULL) {
+        goto error;
+    }
+    int a = only(micro, h), b = a == 1 ? empty(ready) : 0;
+    int c = a == 1 && b == 1 ? 1 : only(ready, h);
+    int d = a == 1 && b == 1 ? 1 : (c == 1 ? empty(micro) : 0);
+    if (a < 0 || b < 0 || c < 0 || d < 0) {
+        goto error;
+    }
+    if (!((a == 1 && b == 1) || (c == 1 && d == 1))) {
+        goto plain;
+    }
+    int more = host_more(loop);
+    if (more < 0) {
+        goto error;
+    }
+    if (more) {
+        PyObject *hok = PyObject_GetAttr(h, loopc.ok);
+        PyObject *hv = hok != NULL ? PyObject_GetAttr(h, loopc.value) : NULL;
+        if (hv != NULL) {
+            r = PyObject_CallMethodNoArgs(micro, loopc.clear);
+            Py_XSETREF(r, r != NULL ? PyObject_CallMethodNoArgs(ready, loopc.clear) : NULL);
+            if (r != NULL) {
+                Py_SETREF(r, PyObject_CallMethodOneArg(
+                    fut, hok == Py_True ? loopc.set_result : loopc.set_exception, hv));
+            }
+        }
+        Py_XDECREF(hok);
+        Py_XDECREF(hv);
+        if (r == NULL) {
+            goto error;
+        }
+    }
+plain:
+    ok = 1;
+error:
+    Py_XDECREF(r);
+    Py_XDECREF(ready);
+    Py_XDECREF(micro);
+    Py_XDECREF(loop);
+    Py_DECREF(h);
+    if (!ok) {
+        return NULL;
+    }
+    return loopc.base->tp_as_async->am_await(fut);
+}
+
+static PyMethodDef settled_await_def = {
+    "__await__", settled_await, METH_NOARGS,
+    "Return an iterator to be used in await expression.",
+};
+
+/* jsref_setup_loop(get_event_loop, WebLoop, PyodideFuture, _Settle, _GoHost) */
 PyObject *
 wasmpy_jsref_setup_loop(PyObject *module, PyObject *args)
 {
-    PyObject *get_event_loop, *webloop, *future, *settle;
-    if (!PyArg_ParseTuple(args, "OO!O!O!:jsref_setup_loop", &get_event_loop,
+    PyObject *get_event_loop, *webloop, *future, *settle, *gohost;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!:jsref_setup_loop", &get_event_loop,
                           &PyType_Type, &webloop, &PyType_Type, &future,
-                          &PyType_Type, &settle)) {
+                          &PyType_Type, &settle, &PyType_Type, &gohost)) {
+        return NULL;
+    }
+    PyTypeObject *base = ((PyTypeObject *)future)->tp_base;
+    if (base == NULL || strcmp(base->tp_name, "_asyncio.Future") != 0
+        || base->tp_as_async == NULL || base->tp_as_async->am_await == NULL) {
+        PyErr_SetString(PyExc_TypeError, "PyodideFuture must derive from the C asyncio.Future");
         return NULL;
     }
     PyObject *kwnames = Py_BuildValue("(s)", "loop");
@@ -1285,7 +1434,10 @@ wasmpy_jsref_setup_loop(PyObject *module, PyObject *args)
         {&loopc.value, "_value"}, {&loopc.cancelled, "_cancelled"},
         {&loopc.current, "_current_handle"}, {&loopc.micro, "_micro"},
         {&loopc.append, "append"}, {&loopc.push_ready, "_push_ready"},
-        {&loopc.pending, "_pending_settle"},
+        {&loopc.pending, "_pending_settle"}, {&loopc.ready, "_ready"},
+        {&loopc.loop_, "_loop"}, {&loopc.host, "_host"}, {&loopc.done, "done"},
+        {&loopc.set_result, "set_result"}, {&loopc.set_exception, "set_exception"},
+        {&loopc.clear, "clear"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         PyObject *n = PyUnicode_InternFromString(names[i].name);
@@ -1298,5 +1450,18 @@ wasmpy_jsref_setup_loop(PyObject *module, PyObject *args)
     Py_XSETREF(loopc.future, Py_NewRef(future));
     Py_XSETREF(loopc.settle, Py_NewRef(settle));
     Py_XSETREF(loopc.webloop, Py_NewRef(webloop));
+    Py_XSETREF(loopc.gohost, Py_NewRef(gohost));
+    loopc.base = base;
+    /* PyodideFuture.__await__ and __iter__ in C. */
+    PyObject *descr = PyDescr_NewMethod((PyTypeObject *)future, &settled_await_def);
+    if (descr == NULL) {
+        return NULL;
+    }
+    int rc = PyObject_SetAttrString(future, "__await__", descr) < 0
+             || PyObject_SetAttrString(future, "__iter__", descr) < 0;
+    Py_DECREF(descr);
+    if (rc) {
+        return NULL;
+    }
     Py_RETURN_NONE;
 }

@@ -179,7 +179,7 @@ static PyMethodDef wasmpy_methods[] = {
      "jsref_setup_calls(objs, call_result, py_exc, rt_dict)\n\n"
      "The Python side of calls from JavaScript answered in C (see jsref.c)."},
     {"jsref_setup_loop", wasmpy_jsref_setup_loop, METH_VARARGS,
-     "jsref_setup_loop(get_event_loop, WebLoop, PyodideFuture, _Settle)\n\n"
+     "jsref_setup_loop(get_event_loop, WebLoop, PyodideFuture, _Settle, _GoHost)\n\n"
      "The WebLoop's parts for a call's settled promise (see jsref.c)."},
     {"jsref_wrap", _PyCFunction_CAST(wasmpy_jsref_wrap), METH_FASTCALL,
      "jsref_wrap(id, flags, this) -> JsProxy"},

@@ -1264,9 +1264,10 @@ def run_sync(x: Awaitable[T]) -> T:
     return loop.run_until_complete(x)
 
 
-# A JavaScript call's settled promise on a WebLoop: the future is made in C
-# (jsref.c settled_fast, the same as WebLoop._settled_future).
-_wasmpy.jsref_setup_loop(asyncio.get_event_loop, WebLoop, PyodideFuture, _Settle)
+# A JavaScript call's settled promise on a WebLoop: the future is made, and
+# awaited, in C (jsref.c settled_fast and settled_await, the same as
+# WebLoop._settled_future and PyodideFuture.__await__, which that replaces).
+_wasmpy.jsref_setup_loop(asyncio.get_event_loop, WebLoop, PyodideFuture, _Settle, _GoHost)
 
 
 __all__ = [
