@@ -45,6 +45,18 @@
 // cleanup goroutine; they only queue ids, which are handed to Python on the
 // next call into Python (or by Collect).
 //
+// # Attribute reads kept by Python
+//
+// JavaScript runs only while Python waits for a host call (or between
+// Python's entries), so between two host calls nothing in this World
+// changes. jsref.c relies on it: the value of an own data property holding
+// a primitive, read with op 'K' (whose answer '=' says it was read without
+// running any JavaScript), is kept by the proxy until Python's next host
+// call or the host's next call into Python. Getters, Proxies, inherited
+// properties and objects are read each time. So nothing may change a
+// JavaScript object except on the loop goroutine, in a host call or a loop
+// turn, as the rule above already says.
+//
 // # Microtasks
 //
 // goja runs Promise jobs when the outermost JavaScript call returns to Go.
