@@ -37,10 +37,10 @@ typedef struct {
     /* Attribute reads kept while the host's epoch stays the same (see
        jsref_getattro): a dict name -> value, of epoch cache_epoch. */
     PyObject *cache;
-    uint32_t cache_epoch;
+    uint64_t cache_epoch;
     /* The names read from the host in the run of reads that began at epoch
        seen_run: one str, or a set. */
-    uint32_t seen_run;
+    uint64_t seen_run;
     PyObject *seen;
     PyObject *nocache;  /* set: names the host said are not plain data */
 } JsRefObject;
@@ -51,7 +51,7 @@ typedef struct {
 /* The current run of reads: host calls that were all attribute reads made
    here, the last of which left the epoch at run_epoch; run_start is the
    epoch it began at. */
-static uint32_t run_start, run_epoch;
+static uint64_t run_start, run_epoch;
 
 /* What the Python side gives to jsref_setup. */
 static struct {
@@ -398,7 +398,7 @@ cacheable_tag(char tag)
 
 /* Keep value as what name reads while the epoch stays epoch. */
 static int
-cache_put(JsRefObject *self, PyObject *name, PyObject *value, uint32_t epoch)
+cache_put(JsRefObject *self, PyObject *name, PyObject *value, uint64_t epoch)
 {
     if (self->cache == NULL) {
         self->cache = PyDict_New();
@@ -548,7 +548,7 @@ jsref_getattro(PyObject *op, PyObject *name)
     Py_DECREF(enc);
     const char *r;
     PyObject *big;
-    uint32_t before = wasmpy_epoch;
+    uint64_t before = wasmpy_epoch;
     Py_ssize_t size = js_host(req, 5 + n, &r, &big);
     if (req != buf) {
         PyMem_Free(req);
@@ -562,7 +562,7 @@ jsref_getattro(PyObject *op, PyObject *name)
            Python keeps from before is still true. */
         wasmpy_epoch = before;
     }
-    uint32_t epoch = wasmpy_epoch;
+    uint64_t epoch = wasmpy_epoch;
     run_epoch = epoch;
     if (size >= 1 && r[0] == 'A') {
         Py_XDECREF(big);

@@ -21,8 +21,9 @@ int32_t wasmpy_host_call_raw(const char *name, uint32_t name_len,
    host call, and whenever the host calls into Python.  While it stays the
    same, the JavaScript world is as Python last saw it, since JavaScript runs
    only on the thread that runs Python (jsref.c caches attribute reads on
-   this). */
-extern uint32_t wasmpy_epoch;
+   this).  64 bits, so that it never comes round to a value a cached read
+   was stamped with. */
+extern uint64_t wasmpy_epoch;
 
 static inline int32_t
 wasmpy_host_call(const char *name, uint32_t name_len,

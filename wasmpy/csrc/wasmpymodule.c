@@ -77,7 +77,7 @@ wasmpy_raise_host_error(const char *msg, Py_ssize_t len)
    that call returns, and it is copied out at once. */
 static char call_out[4096];
 
-uint32_t wasmpy_epoch;
+uint64_t wasmpy_epoch;
 
 /* _wasmpy.call(name, data): name a str (or bytes), data any bytes-like. */
 static PyObject *
