@@ -289,42 +289,58 @@ func (w *World) toPy(r *reader) []byte {
 // packNumbers packs an Array whose elements are all numbers: 'a' and int64
 // elements when all are safe integers, else 'F' and float64 elements.
 func (w *World) packNumbers(o *goja.Object) ([]byte, bool) {
-	items, borrowed := w.arrayElems(o)
+	items, _ := w.arrayElems(o)
 	if len(items) == 0 {
 		return nil, false
 	}
+	if w.numTypes[0] == nil {
+		w.numTypes = [2]reflect.Type{reflect.TypeOf(w.rt.ToValue(1)), reflect.TypeOf(w.rt.ToValue(0.5))}
+	}
+	intType, floatType := w.numTypes[0], w.numTypes[1]
+	// One pass: ints while they all are, then (from the first that is
+	// not) floats, the ints already written turned into floats.
+	b := make([]byte, 1+8*len(items))
+	out := b[1:]
 	allInt := true
-	for _, it := range items {
-		if it == nil || (borrowed && reflect.TypeOf(it) == arrayLayout.valProp) {
-			return nil, false // a hole or an accessor: the general path
+	toFloats := func(n int) {
+		allInt = false
+		for j := 0; j < n; j++ {
+			v := int64(binary.LittleEndian.Uint64(out[8*j:]))
+			binary.LittleEndian.PutUint64(out[8*j:], math.Float64bits(float64(v)))
 		}
-		switch it.ExportType() {
-		case typeInt64:
+	}
+	for i, it := range items {
+		// A hole (nil), an accessor (a borrowed valueProperty) or anything
+		// but a number: the general path.
+		switch reflect.TypeOf(it) {
+		case intType:
 			n := it.ToInteger()
-			if n > maxSafe || n < -maxSafe {
-				allInt = false
+			if allInt && (n > maxSafe || n < -maxSafe) {
+				toFloats(i)
 			}
-		case typeFloat64:
+			if allInt {
+				binary.LittleEndian.PutUint64(out[8*i:], uint64(n))
+			} else {
+				binary.LittleEndian.PutUint64(out[8*i:], math.Float64bits(float64(n)))
+			}
+		case floatType:
 			f := it.ToFloat()
-			if f != math.Trunc(f) || math.Abs(f) > maxSafe || math.IsInf(f, 0) {
-				allInt = false
+			if allInt && (f != math.Trunc(f) || math.Abs(f) > maxSafe || math.IsInf(f, 0)) {
+				toFloats(i)
+			}
+			if allInt {
+				binary.LittleEndian.PutUint64(out[8*i:], uint64(int64(f)))
+			} else {
+				binary.LittleEndian.PutUint64(out[8*i:], math.Float64bits(f))
 			}
 		default:
 			return nil, false
 		}
 	}
-	b := make([]byte, 1+8*len(items))
-	out := b[1:]
 	if allInt {
 		b[0] = 'a'
-		for i, it := range items {
-			binary.LittleEndian.PutUint64(out[8*i:], uint64(it.ToInteger()))
-		}
 	} else {
 		b[0] = 'F'
-		for i, it := range items {
-			binary.LittleEndian.PutUint64(out[8*i:], math.Float64bits(it.ToFloat()))
-		}
 	}
 	return b, true
 }

@@ -254,6 +254,16 @@ a = run_js("[1, -2, 2 ** 40, 0, -(2 ** 52), 2 ** 31]").to_py()
 print(a, [type(x).__name__ for x in a][:2])
 print(run_js("Array.from({length: 1000}, (_, i) => i * 3)").to_py()[-3:], run_js("[]").to_py())`,
 			"[1, -2, 1099511627776, 0, -4503599627370496, 2147483648] ['int', 'int']\n[2991, 2994, 2997] []\n"},
+		// Numbers that are not all safe integers come as doubles ('F'); a
+		// safe integer among them is still an int, as in Pyodide.
+		{"to_py of number arrays", `
+a = run_js("[1, 2.5, -0, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 53 - 1, -(2 ** 53 - 1), 1e300, 3.0]").to_py()
+print(a, [type(x).__name__ for x in a])
+b = run_js("Array.from({length: 1000}, (_, i) => i / 2)").to_py()
+print(b[:3], b[-1], sum(type(x) is int for x in b))`,
+			"[1, 2.5, 0, nan, inf, -inf, 9007199254740992.0, 9007199254740991, -9007199254740991, 1e+300, 3] " +
+				"['int', 'float', 'int', 'float', 'float', 'float', 'float', 'int', 'int', 'float', 'int']\n" +
+				"[0, 0.5, 1] 499.5 500\n"},
 	})
 }
 

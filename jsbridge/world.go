@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,6 +126,10 @@ type World struct {
 	// propReads counts the property reads Python asked for (ops 'G' and
 	// 'K'); tests use it to see which reads jsref.c answered itself.
 	propReads int
+
+	// numTypes are the dynamic types of goja's int and float numbers
+	// (packNumbers), found on first use.
+	numTypes [2]reflect.Type
 }
 
 // New makes a World. Its JavaScript runtime and global environment (some

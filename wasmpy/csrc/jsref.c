@@ -1087,14 +1087,14 @@ wasmpy_jsref_pack_f64(PyObject *module, PyObject *seq)
     return out;
 }
 
-/* unpack_i64(r, off): the little-endian i64s of r from off on, as a list of
-   ints (to_py of an array of integers: memoryview.tolist costs twice as
-   much an item). */
-PyObject *
-wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The 8-byte little-endian numbers of r from off on, as a list: int64s,
+   or doubles, which become ints when they are safe integers (as a JS number
+   converts to Python). */
+static PyObject *
+unpack8(PyObject *const *args, Py_ssize_t nargs, int doubles)
 {
     if (nargs != 2 || !PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "unpack_i64(r: bytes, off: int)");
+        PyErr_SetString(PyExc_TypeError, "unpack(r: bytes, off: int)");
         return NULL;
     }
     Py_ssize_t off = PyLong_AsSsize_t(args[1]);
@@ -1103,7 +1103,7 @@ wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t narg
     }
     Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
     if (off < 0 || off > size || (size - off) % 8 != 0) {
-        PyErr_SetString(PyExc_ValueError, "unpack_i64: not a whole number of i64s");
+        PyErr_SetString(PyExc_ValueError, "unpack: not a whole number of 8-byte values");
         return NULL;
     }
     Py_ssize_t n = (size - off) / 8;
@@ -1113,10 +1113,25 @@ wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t v;
-        memcpy(&v, p + 8 * i, 8);
-        PyObject *x = (v >= LONG_MIN && v <= LONG_MAX) ? PyLong_FromLong((long)v)
-                                                      : PyLong_FromLongLong(v);
+        PyObject *x;
+        if (doubles) {
+            double d;
+            memcpy(&d, p + 8 * i, 8);
+            /* Number.isSafeInteger(d) */
+            if (d == d && d >= -9007199254740991.0 && d <= 9007199254740991.0
+                && d == (double)(int64_t)d) {
+                x = PyLong_FromLongLong((int64_t)d);
+            }
+            else {
+                x = PyFloat_FromDouble(d);
+            }
+        }
+        else {
+            int64_t v;
+            memcpy(&v, p + 8 * i, 8);
+            x = (v >= LONG_MIN && v <= LONG_MAX) ? PyLong_FromLong((long)v)
+                                                 : PyLong_FromLongLong(v);
+        }
         if (x == NULL) {
             Py_DECREF(list);
             return NULL;
@@ -1124,6 +1139,22 @@ wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t narg
         PyList_SET_ITEM(list, i, x);
     }
     return list;
+}
+
+/* unpack_i64(r, off): the little-endian i64s of r from off on, as a list of
+   ints (to_py's 'a' answer). */
+PyObject *
+wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return unpack8(args, nargs, 0);
+}
+
+/* unpack_f64(r, off): the little-endian doubles of r from off on, as a list
+   of ints and floats (to_py's 'F' answer). */
+PyObject *
+wasmpy_jsref_unpack_f64(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return unpack8(args, nargs, 1);
 }
 
 /* ---- module functions ------------------------------------------------------- */

@@ -60,5 +60,6 @@ int wasmpy_jsref_dispatch(const char *data, uint32_t len);
 PyObject *wasmpy_jsref_pack_i32(PyObject *module, PyObject *seq);
 PyObject *wasmpy_jsref_pack_f64(PyObject *module, PyObject *seq);
 PyObject *wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *wasmpy_jsref_unpack_f64(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif /* WASMPY_H */

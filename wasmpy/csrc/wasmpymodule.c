@@ -191,6 +191,9 @@ static PyMethodDef wasmpy_methods[] = {
      "jsref_pack_f64(seq) -> bytes | None\n\nA list or tuple of floats and safe ints as f64 bytes."},
     {"jsref_unpack_i64", _PyCFunction_CAST(wasmpy_jsref_unpack_i64), METH_FASTCALL,
      "jsref_unpack_i64(r, off) -> list[int]\n\nThe little-endian i64s of r from off on."},
+    {"jsref_unpack_f64", _PyCFunction_CAST(wasmpy_jsref_unpack_f64), METH_FASTCALL,
+     "jsref_unpack_f64(r, off) -> list[int | float]\n\n"
+     "The little-endian doubles of r from off on; safe integers as ints."},
     {"jsref_release", wasmpy_jsref_release, METH_O,
      "jsref_release(id)\n\nRelease a JavaScript handle with the next batch."},
     {"jsref_flush", wasmpy_jsref_flush, METH_NOARGS,

@@ -2164,6 +2164,8 @@ def _to_py(p: JsProxy, depth: int, default_converter: Any) -> Any:
         t = r[0]
         if t == 97:  # 'a': i64s
             return _wasmpy.jsref_unpack_i64(r, 1)
+        if t == 70:  # 'F': f64s
+            return _wasmpy.jsref_unpack_f64(r, 1)
         if t == 74:  # 'J'
             return json.loads(r[2:], object_hook=_hook if r[1] else None)
         if t != 89:  # 'Y'

@@ -96,6 +96,11 @@ def jsref_unpack_i64(r: bytes, off: int) -> list[int]:
     return memoryview(r)[off:].cast("q").tolist()
 
 
+def jsref_unpack_f64(r: bytes, off: int) -> list[int | float]:
+    safe = 2**53 - 1
+    return [int(d) if d == d and abs(d) <= safe and d == int(d) else d for d in memoryview(r)[off:].cast("d").tolist()]
+
+
 def jsref_release(i: int) -> None:
     pass
 
