@@ -249,6 +249,26 @@ print(desc(to_js([I(5), 1, 2, 3, 4, 5, 6, 7])))`,
 				"true bigint:9007199254740992,number:1,number:2,number:3,number:4,number:5,number:6,number:7.5\n" +
 				"true boolean:true,number:1,number:2,number:3,number:4,number:5,number:6,number:7\n" +
 				"true number:5,number:1,number:2,number:3,number:4,number:5,number:6,number:7\n"},
+		// Lists of scalars are encoded in C (jsref_enc_scalars) unless an
+		// item needs the Python encoder.
+		{"to_js of scalar lists", `
+print(desc(to_js(["a", 1, 2.5, None, True, False, "h\u00e9", "", -7])))
+print(desc(to_js(("x", 2**40, 1, 2, 3, 4, 5, 6))))
+print(desc(to_js(["\ud800", 1, 2, 3, 4, 5, 6, 7])).encode("utf-8", "surrogatepass"))
+print(desc(to_js([[1], "s", 1, 2, 3, 4, 5, 6])), to_js(["a"] * 8)[7])`,
+			"true string:a,number:1,number:2.5,undefined:undefined,boolean:true,boolean:false,string:h\u00e9,string:,number:-7\n" +
+				"true string:x,number:1099511627776,number:1,number:2,number:3,number:4,number:5,number:6\n" +
+				"b'true string:\\xed\\xa0\\x80,number:1,number:2,number:3,number:4,number:5,number:6,number:7'\n" +
+				"true object:1,string:s,number:1,number:2,number:3,number:4,number:5,number:6 a\n"},
+		{"to_js of dicts of scalars", `
+import js
+o = to_js({"a": 1, "b": "x", "c": 2.5, "d": None, "e": True, 3: "three"})
+print(js.JSON.stringify(o), o.d, run_js("(o) => Object.keys(o).join()")(o))
+m = to_js({1: "one", "k": [1, 2], None: 0}, dict_converter=js.Map.new)
+print(run_js("(m) => [...m.entries()].map(([k, v]) => String(k) + '=' + String(v)).join(' ')")(m))
+print(js.JSON.stringify(to_js({"big": 2**40, "s": "\u00e9"})))`,
+			`{"3":"three","a":1,"b":"x","c":2.5,"e":true} None 3,a,b,c,d,e` + "\n" +
+				"1=one k=1,2 undefined=0\n" + `{"big":1099511627776,"s":"é"}` + "\n"},
 		{"to_py of integer arrays", `
 a = run_js("[1, -2, 2 ** 40, 0, -(2 ** 52), 2 ** 31]").to_py()
 print(a, [type(x).__name__ for x in a][:2])

@@ -18,6 +18,7 @@
 #endif
 
 #include "Python.h"
+#include "pycore_genobject.h"      // _PyGen_SetStopIterationValue()
 #include "pycore_object.h"        // _PyObject_GenericGetAttrWithDict()
 
 #include <stddef.h>
@@ -821,6 +822,101 @@ jsref_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames
     return res;
 }
 
+/* IS_PY_JSON_SEQUENCE (_core_ffi.py), given to jsref_setup_seq: the items
+   of such a proxy are adapted in Python. */
+static uint32_t json_seq_flag;
+static int seq_ready;
+
+/* _Array.__getitem__: a non-negative int index read in C (op 'g'); every
+   other key, and as_py_json sequences, go to self._getitem_py. */
+static PyObject *
+jsref_array_getitem(PyObject *op, PyObject *idx)
+{
+    JsRefObject *self = (JsRefObject *)op;
+    if (seq_ready && js.ready && PyLong_CheckExact(idx) && !(self->flags & json_seq_flag)) {
+        int overflow;
+        long long i = PyLong_AsLongLongAndOverflow(idx, &overflow);
+        if (i == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (!overflow && i >= 0) {
+            char req[13];
+            int64_t v = i;
+            req[0] = 'g';
+            memcpy(req + 1, &self->id, 4);
+            memcpy(req + 5, &v, 8);
+            const char *r;
+            PyObject *big;
+            Py_ssize_t size = js_host(req, sizeof(req), &r, &big);
+            if (size < 0) {
+                return NULL;
+            }
+            if (size >= 1 && r[0] == 'A') {
+                Py_XDECREF(big);
+                PyErr_SetObject(PyExc_IndexError, idx);
+                return NULL;
+            }
+            Py_ssize_t end;
+            PyObject *res = js_dec(r, size, 0, &end);
+            Py_XDECREF(big);
+            return res;
+        }
+    }
+    return PyObject_CallMethod(op, "_getitem_py", "O", idx);
+}
+
+/* _Iterator.__next__: the next value of a JavaScript iterator (op 'n', no
+   argument) in C; as_py_json ones go to self._next_py. */
+static PyObject *
+jsref_iter_next(PyObject *op, PyObject *unused)
+{
+    JsRefObject *self = (JsRefObject *)op;
+    if (!seq_ready || !js.ready || (self->flags & json_seq_flag)) {
+        return PyObject_CallMethod(op, "_next_py", NULL);
+    }
+    char req[9] = {'n'};
+    memcpy(req + 1, &self->id, 4);
+    const char *r;
+    PyObject *big;
+    Py_ssize_t size = js_host(req, sizeof(req), &r, &big);
+    if (size < 0) {
+        return NULL;
+    }
+    if (size < 2 || (unsigned char)r[0] > 1) {
+        PyObject *res = js_raise(r, size, 0);
+        Py_XDECREF(big);
+        return res;
+    }
+    int done = r[0] == 1;
+    Py_ssize_t end;
+    PyObject *v = js_dec(r, size, 1, &end);
+    Py_XDECREF(big);
+    if (v == NULL || !done) {
+        return v;
+    }
+    if (v == Py_None) {
+        PyErr_SetNone(PyExc_StopIteration);
+    }
+    else {
+        _PyGen_SetStopIterationValue(v);
+    }
+    Py_DECREF(v);
+    return NULL;
+}
+
+/* jsref_setup_seq(IS_PY_JSON_SEQUENCE) */
+PyObject *
+wasmpy_jsref_setup_seq(PyObject *module, PyObject *arg)
+{
+    unsigned long f = PyLong_AsUnsignedLong(arg);
+    if (f == (unsigned long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    json_seq_flag = (uint32_t)f;
+    seq_ready = 1;
+    Py_RETURN_NONE;
+}
+
 static PyMemberDef jsref_members[] = {
     {"_id", Py_T_UINT, offsetof(JsRefObject, id), 0, NULL},
     {"_this", Py_T_UINT, offsetof(JsRefObject, this_id), 0, NULL},
@@ -834,6 +930,10 @@ static PyMemberDef jsref_members[] = {
 static PyMethodDef jsref_methods[] = {
     {"_call", _PyCFunction_CAST(jsref_call), METH_FASTCALL | METH_KEYWORDS,
      "_call(*args, **kwargs)\n\nCall the JavaScript function."},
+    {"_array_getitem", jsref_array_getitem, METH_O,
+     "_array_getitem(idx)\n\nArray item access (_Array.__getitem__)."},
+    {"_iter_next", jsref_iter_next, METH_NOARGS,
+     "_iter_next()\n\nThe iterator's next value (_Iterator.__next__)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1085,6 +1185,83 @@ wasmpy_jsref_pack_f64(PyObject *module, PyObject *seq)
         memcpy(p + 8 * i, &d, 8);
     }
     return out;
+}
+
+/* Append scalar a (an int of 32 bits, float, str, None or bool, exact
+   types) to the growing buffer *buf: 1, 0 when a is something else, -1 on
+   error. */
+static int
+put_scalar(char **buf, Py_ssize_t *cap, Py_ssize_t *len, PyObject *a)
+{
+    if (PyObject_TypeCheck(a, &JsRef_Type)) {
+        return 0;
+    }
+    int rc;
+    while ((rc = put_arg(*buf, *cap, len, a)) < 0) {
+        Py_ssize_t ncap = *cap * 2 + 64;
+        char *nb = PyMem_Realloc(*buf, ncap);
+        if (nb == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *buf = nb;
+        *cap = ncap;
+    }
+    return rc;
+}
+
+/* enc_scalars(b, x): append to bytearray b the wire values of the items of
+   a list or tuple, or of the keys and values of a dict, when all are
+   scalars (put_scalar), as _enc would, and return True; else append
+   nothing and return False (to_js's arrays and objects of such items). */
+PyObject *
+wasmpy_jsref_enc_scalars(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyByteArray_Check(args[0])
+        || !(PyList_CheckExact(args[1]) || PyTuple_CheckExact(args[1])
+             || PyDict_CheckExact(args[1]))) {
+        PyErr_SetString(PyExc_TypeError, "enc_scalars(b: bytearray, x: list | tuple | dict)");
+        return NULL;
+    }
+    PyObject *b = args[0], *x = args[1];
+    int is_dict = PyDict_CheckExact(x);
+    Py_ssize_t n = is_dict ? 2 * PyDict_GET_SIZE(x) : PySequence_Fast_GET_SIZE(x);
+    Py_ssize_t cap = 64 + 12 * n, len = 0;
+    char *buf = PyMem_Malloc(cap);
+    if (buf == NULL) {
+        return PyErr_NoMemory();
+    }
+    int rc = 1;
+    if (is_dict) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (rc > 0 && PyDict_Next(x, &pos, &k, &v)) {
+            rc = put_scalar(&buf, &cap, &len, k);
+            if (rc > 0) {
+                rc = put_scalar(&buf, &cap, &len, v);
+            }
+        }
+    }
+    else {
+        for (Py_ssize_t i = 0; rc > 0 && i < n; i++) {
+            rc = put_scalar(&buf, &cap, &len, PySequence_Fast_GET_ITEM(x, i));
+        }
+    }
+    if (rc <= 0) {
+        PyMem_Free(buf);
+        if (rc < 0) {
+            return NULL;
+        }
+        Py_RETURN_FALSE;
+    }
+    Py_ssize_t old = PyByteArray_GET_SIZE(b);
+    if (PyByteArray_Resize(b, old + len) < 0) {
+        PyMem_Free(buf);
+        return NULL;
+    }
+    memcpy(PyByteArray_AS_STRING(b) + old, buf, len);
+    PyMem_Free(buf);
+    Py_RETURN_TRUE;
 }
 
 /* The 8-byte little-endian numbers of r from off on, as a list: int64s,

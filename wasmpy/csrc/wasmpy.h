@@ -56,10 +56,12 @@ PyObject *wasmpy_jsref_flush(PyObject *module, PyObject *unused);
 int wasmpy_jsref_add_type(PyObject *module);
 PyObject *wasmpy_jsref_setup_calls(PyObject *module, PyObject *args);
 PyObject *wasmpy_jsref_setup_loop(PyObject *module, PyObject *args);
+PyObject *wasmpy_jsref_setup_seq(PyObject *module, PyObject *arg);
 int wasmpy_jsref_dispatch(const char *data, uint32_t len);
 PyObject *wasmpy_jsref_pack_i32(PyObject *module, PyObject *seq);
 PyObject *wasmpy_jsref_pack_f64(PyObject *module, PyObject *seq);
 PyObject *wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *wasmpy_jsref_unpack_f64(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *wasmpy_jsref_enc_scalars(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif /* WASMPY_H */

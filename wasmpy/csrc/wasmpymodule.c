@@ -181,6 +181,8 @@ static PyMethodDef wasmpy_methods[] = {
     {"jsref_setup_loop", wasmpy_jsref_setup_loop, METH_VARARGS,
      "jsref_setup_loop(get_event_loop, WebLoop, PyodideFuture, _Settle, _GoHost)\n\n"
      "The WebLoop's parts for a call's settled promise (see jsref.c)."},
+    {"jsref_setup_seq", wasmpy_jsref_setup_seq, METH_O,
+     "jsref_setup_seq(json_sequence_flag)\n\nItem access and iteration in C (see jsref.c)."},
     {"jsref_wrap", _PyCFunction_CAST(wasmpy_jsref_wrap), METH_FASTCALL,
      "jsref_wrap(id, flags, this) -> JsProxy"},
     {"jsref_dec", _PyCFunction_CAST(wasmpy_jsref_dec), METH_FASTCALL,
@@ -191,6 +193,9 @@ static PyMethodDef wasmpy_methods[] = {
      "jsref_pack_f64(seq) -> bytes | None\n\nA list or tuple of floats and safe ints as f64 bytes."},
     {"jsref_unpack_i64", _PyCFunction_CAST(wasmpy_jsref_unpack_i64), METH_FASTCALL,
      "jsref_unpack_i64(r, off) -> list[int]\n\nThe little-endian i64s of r from off on."},
+    {"jsref_enc_scalars", _PyCFunction_CAST(wasmpy_jsref_enc_scalars), METH_FASTCALL,
+     "jsref_enc_scalars(b, seq) -> bool\n\n"
+     "Append the wire values of seq's items to b if all are simple scalars."},
     {"jsref_unpack_f64", _PyCFunction_CAST(wasmpy_jsref_unpack_f64), METH_FASTCALL,
      "jsref_unpack_f64(r, off) -> list[int | float]\n\n"
      "The little-endian doubles of r from off on; safe integers as ints."},

@@ -1005,7 +1005,10 @@ class _Iterator:
     def __iter__(self):
         return self
 
-    def __next__(self):
+    # In C (jsref.c); as_py_json iterators use _next_py.
+    __next__ = _wasmpy.JsRef._iter_next
+
+    def _next_py(self):
         done, v = _next_value(self)
         if done:
             if v is None:
@@ -1461,7 +1464,11 @@ class _Array:
     def __len__(self):
         return _length(self)
 
-    def __getitem__(self, idx):
+    # Non-negative int indexes in C (jsref.c); the others, slices and
+    # as_py_json sequences in _getitem_py.
+    __getitem__ = _wasmpy.JsRef._array_getitem
+
+    def _getitem_py(self, idx):
         if isinstance(idx, slice):
             start, stop, step = idx.indices(len(self))
             n = len(range(start, stop, step))
@@ -2021,6 +2028,8 @@ class _ToJs:
             self.node(x)
             b += b"A"
             b += _u32(n)
+            if n >= 8 and (type(x) is list or type(x) is tuple) and _wasmpy.jsref_enc_scalars(b, x):
+                return  # all of them ints, floats, strs, None or bools (in C)
             conv = self.conv
             for item in x:
                 conv(b, item, depth)
@@ -2034,11 +2043,12 @@ class _ToJs:
                 self.node(x)
                 b += b"D"
             b += _u32(len(items))
-            for k, v in items:
-                if not _is_immutable(k):
-                    raise ConversionError(f"Cannot use {k!r} as a key for a Javascript Map")
-                _enc(b, k)
-                self.conv(b, v, depth)
+            if type(x) is not dict or not _wasmpy.jsref_enc_scalars(b, x):
+                for k, v in items:
+                    if not _is_immutable(k):
+                        raise ConversionError(f"Cannot use {k!r} as a key for a Javascript Map")
+                    _enc(b, k)
+                    self.conv(b, v, depth)
             if self.dict_converter is not None:
                 _enc(b, self.dict_converter)
             return
@@ -2980,3 +2990,5 @@ _wasmpy.jsref_setup(
 # Calls of PyProxies from JavaScript with simple arguments are answered in C
 # (wasmpy_dispatch), with _op_call's semantics; the others come to _dispatch.
 _wasmpy.jsref_setup_calls(_objs, _call_result, _py_exc, vars(_wasmpy_rt))
+# Array items and iterators' next values are read in C, except for as_py_json.
+_wasmpy.jsref_setup_seq(IS_PY_JSON_SEQUENCE)

@@ -63,12 +63,22 @@ class JsRef:
     def _call(self, *args: Any, **kwargs: Any) -> Any:
         raise HostError("no JavaScript world in the fake _wasmpy")
 
+    def _array_getitem(self, idx: Any) -> Any:
+        return self._getitem_py(idx)  # type: ignore[attr-defined]
+
+    def _iter_next(self) -> Any:
+        return self._next_py()  # type: ignore[attr-defined]
+
 
 def jsref_setup(*args: Any) -> None:
     pass
 
 
 def jsref_setup_calls(*args: Any) -> None:
+    pass
+
+
+def jsref_setup_seq(*args: Any) -> None:
     pass
 
 
@@ -90,6 +100,10 @@ def jsref_pack_i32(seq: Any) -> None:
 
 def jsref_pack_f64(seq: Any) -> None:
     return None
+
+
+def jsref_enc_scalars(b: bytearray, seq: Any) -> bool:
+    return False
 
 
 def jsref_unpack_i64(r: bytes, off: int) -> list[int]:
