@@ -74,34 +74,27 @@ func BenchmarkOpGetData(b *testing.B) {
 // BenchmarkOpCall is the Go side of calling a one-argument JS function
 // from Python (op 'C') with an int.
 func BenchmarkOpCall(b *testing.B) {
-	w := newMicroWorld(b)
-	v, _ := w.Runtime().RunString("(function (v) { return v + 1; })")
-	id, _ := w.handles.add(v, func() uint32 { return 0 })
-	req := append([]byte{'C'}, appendU32(nil, id)...)
-	req = appendU32(req, 0)
-	req = appendU32(req, 1)
-	req = append(req, 'i')
-	req = appendU32(req, 7)
-	if out, _ := w.hostCall(w.baseCtx, req); string(out) != "\x00i\x08\x00\x00\x00" {
-		b.Fatalf("%q", out)
-	}
-	for i := 0; i < b.N; i++ {
-		w.hostCall(w.baseCtx, req)
-	}
+	benchCall(b, "(function (v) { return v + 1; })", "\x00i\x08\x00\x00\x00")
 }
 
 // BenchmarkOpCallSettled is op 'C' of Promise.resolve(7): a call whose
 // result is a settled promise, answered with its outcome.
 func BenchmarkOpCallSettled(b *testing.B) {
+	benchCall(b, "Promise.resolve.bind(Promise)", "\x00Vi\x07\x00\x00\x00")
+}
+
+// benchCall times op 'C' of the function src evaluates to, called with 7;
+// its first answer must be want.
+func benchCall(b *testing.B, src, want string) {
 	w := newMicroWorld(b)
-	v, _ := w.Runtime().RunString("Promise.resolve.bind(Promise)")
+	v, _ := w.Runtime().RunString(src)
 	id, _ := w.handles.add(v, func() uint32 { return 0 })
 	req := append([]byte{'C'}, appendU32(nil, id)...)
 	req = appendU32(req, 0)
 	req = appendU32(req, 1)
 	req = append(req, 'i')
 	req = appendU32(req, 7)
-	if out, _ := w.hostCall(w.baseCtx, req); string(out) != "\x00Vi\x07\x00\x00\x00" {
+	if out, _ := w.hostCall(w.baseCtx, req); string(out) != want {
 		b.Fatalf("%q", out)
 	}
 	for i := 0; i < b.N; i++ {
