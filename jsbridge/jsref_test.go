@@ -269,6 +269,55 @@ print(run_js("(m) => [...m.entries()].map(([k, v]) => String(k) + '=' + String(v
 print(js.JSON.stringify(to_js({"big": 2**40, "s": "\u00e9"})))`,
 			`{"3":"three","a":1,"b":"x","c":2.5,"e":true} None 3,a,b,c,d,e` + "\n" +
 				"1=one k=1,2 undefined=0\n" + `{"big":1099511627776,"s":"é"}` + "\n"},
+		// Nested lists, tuples and dicts of scalars are encoded in C
+		// (jsref_enc_tree); shared and cyclic ones, depth limits and other
+		// objects go through the Python encoder. Pyodide 0.29.5's output.
+		{"to_js of nested data", `
+import js
+from pyodide.ffi import to_js
+from pyodide.code import run_js
+out = []
+recs = [{"a": i, "b": "x%d" % i, "c": [i, i + 0.5], "d": {"e": None, "f": True}} for i in range(3)]
+out.append(js.JSON.stringify(to_js(recs)))
+shared = [1, 2]
+t = to_js({"p": shared, "q": shared, "r": (shared, [shared])})
+out.append(run_js("(t) => [t.p === t.q, t.r[0] === t.p, t.r[1][0] === t.p].join()")(t))
+cyc = [1]; cyc.append(cyc)
+out.append(str(run_js("(c) => c[1] === c")(to_js(cyc))))
+d = {"k": [1, {"deep": [[[]]]}], 2: "two", None: 3, 1.5: "f"}
+out.append(js.JSON.stringify(to_js(d)))
+class O: pass
+m = to_js([{"a": 1}, O()])
+out.append(run_js("(m) => typeof m[1] + ' ' + m[0].a")(m))
+x = [1]
+out.append(str(run_js("(o) => o[0] === o[1].again")(to_js([x, {"again": x}]))))
+inner = {"z": 1}
+out.append(str(run_js("(t) => t[0][0] === t[1]")(to_js([[inner], inner]))))
+out.append(js.JSON.stringify(to_js([[1, [2, [3]]]], depth=2), None, 0) if False else str(run_js("(a) => typeof a[0][1]")(to_js([[1, [2, [3]]]], depth=2))))
+out.append(js.JSON.stringify(to_js([[1, 2.5, "s", None, True, 2**40, -1] * 2, ()])))
+try:
+    to_js({(1, 2): 3})
+except Exception as e:
+    out.append(type(e).__name__)
+out.append(js.JSON.stringify(to_js({"a": 1, 1: 2})))
+try:
+    to_js({"1": 1, 1: 2})
+except Exception as e:
+    out.append(type(e).__name__ + ": " + str(e)[:60])
+print("\n".join(out))
+`,
+			"[{\"a\":0,\"b\":\"x0\",\"c\":[0,0.5],\"d\":{\"f\":true}},{\"a\":1,\"b\":\"x1\",\"c\":[1,1.5],\"d\":{\"f\":true}},{\"a\":2,\"b\":\"x2\",\"c\":[2,2.5],\"d\":{\"f\":true}}]\n" +
+				"true,true,true\n" +
+				"True\n" +
+				"{\"2\":\"two\",\"k\":[1,{\"deep\":[[[]]]}],\"undefined\":3,\"1.5\":\"f\"}\n" +
+				"object 1\n" +
+				"True\n" +
+				"True\n" +
+				"object\n" +
+				"[[1,2.5,\"s\",null,true,1099511627776,-1,1,2.5,\"s\",null,true,1099511627776,-1],[]]\n" +
+				"ConversionError\n" +
+				"{\"1\":2,\"a\":1}\n" +
+				"ConversionError: Key collision when converting Python dictionary to JavaScrip\n"},
 		{"to_py of integer arrays", `
 a = run_js("[1, -2, 2 ** 40, 0, -(2 ** 52), 2 ** 31]").to_py()
 print(a, [type(x).__name__ for x in a][:2])

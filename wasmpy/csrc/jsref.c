@@ -1264,6 +1264,159 @@ wasmpy_jsref_enc_scalars(PyObject *module, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_TRUE;
 }
 
+/* A to_js tree being encoded in C (enc_tree). */
+struct tree {
+    char *buf;
+    Py_ssize_t cap, len;
+    PyObject *order;    /* list: the containers, in the order they start */
+    PyObject *seen;     /* set: their ids */
+    PyObject *cache;    /* dict: ids of the containers the encoder has seen */
+};
+
+static int
+tree_put(struct tree *t, const void *p, Py_ssize_t n)
+{
+    if (t->len + n > t->cap) {
+        Py_ssize_t ncap = (t->len + n) * 2 + 64;
+        char *nb = PyMem_Realloc(t->buf, ncap);
+        if (nb == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->buf = nb;
+        t->cap = ncap;
+    }
+    memcpy(t->buf + t->len, p, n);
+    t->len += n;
+    return 0;
+}
+
+/* Encode x: 1, 0 when it needs the Python encoder (something but lists,
+   tuples, dicts and scalars; a container met before; too deep), -1 on
+   error. */
+static int
+tree_node(struct tree *t, PyObject *x, int level)
+{
+    int is_dict = PyDict_CheckExact(x);
+    if (!is_dict && !PyList_CheckExact(x) && !PyTuple_CheckExact(x)) {
+        return put_scalar(&t->buf, &t->cap, &t->len, x);
+    }
+    if (level > 100) {
+        return 0;
+    }
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    int rc = PySet_Contains(t->seen, key);
+    if (rc == 0) {
+        rc = PyDict_Contains(t->cache, key);
+    }
+    if (rc == 0 && (PySet_Add(t->seen, key) < 0 || PyList_Append(t->order, x) < 0)) {
+        rc = -1;
+    }
+    Py_DECREF(key);
+    if (rc != 0) {
+        return rc < 0 ? -1 : 0;
+    }
+    Py_ssize_t n = is_dict ? PyDict_GET_SIZE(x) : PySequence_Fast_GET_SIZE(x);
+    if (!is_dict && n >= 8) {
+        /* Ints of 32 bits, packed ('a'), as _ToJs._packed does. */
+        Py_ssize_t i = 0;
+        for (; i < n; i++) {
+            PyObject *a = PySequence_Fast_GET_ITEM(x, i);
+            int overflow;
+            long v = PyLong_CheckExact(a) ? PyLong_AsLongAndOverflow(a, &overflow) : 0;
+            if (!PyLong_CheckExact(a) || overflow || v < INT32_MIN || v > INT32_MAX) {
+                break;
+            }
+        }
+        if (i == n) {
+            char head[5] = {'a'};
+            uint32_t n32 = (uint32_t)n;
+            memcpy(head + 1, &n32, 4);
+            if (tree_put(t, head, 5) < 0) {
+                return -1;
+            }
+            for (i = 0; i < n; i++) {
+                int32_t v = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(x, i));
+                if (tree_put(t, &v, 4) < 0) {
+                    return -1;
+                }
+            }
+            return 1;
+        }
+    }
+    char head[5] = {is_dict ? 'O' : 'A'};
+    uint32_t n32 = (uint32_t)n;
+    memcpy(head + 1, &n32, 4);
+    if (tree_put(t, head, 5) < 0) {
+        return -1;
+    }
+    rc = 1;
+    if (is_dict) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (rc > 0 && PyDict_Next(x, &pos, &k, &v)) {
+            rc = put_scalar(&t->buf, &t->cap, &t->len, k);
+            if (rc > 0) {
+                rc = tree_node(t, v, level + 1);
+            }
+        }
+    }
+    else {
+        for (Py_ssize_t i = 0; rc > 0 && i < n; i++) {
+            rc = tree_node(t, PySequence_Fast_GET_ITEM(x, i), level + 1);
+        }
+    }
+    return rc;
+}
+
+/* enc_tree(b, x, cache): to_js of a list, tuple or dict made only of those
+   and of scalars, none met twice and none in cache (the encoder's ids),
+   appended to bytearray b as _ToJs.deep would (without converters, to any
+   depth). Returns its containers in the order they start, for the encoder
+   to number; or None, with nothing appended, when it needs the Python
+   encoder. */
+PyObject *
+wasmpy_jsref_enc_tree(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyByteArray_Check(args[0]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "enc_tree(b: bytearray, x, cache: dict)");
+        return NULL;
+    }
+    struct tree t = {.cap = 256, .cache = args[2]};
+    t.buf = PyMem_Malloc(t.cap);
+    t.order = PyList_New(0);
+    t.seen = PySet_New(NULL);
+    PyObject *res = NULL;
+    if (t.buf == NULL || t.order == NULL || t.seen == NULL) {
+        if (t.buf == NULL) {
+            PyErr_NoMemory();
+        }
+        goto done;
+    }
+    int rc = tree_node(&t, args[1], 0);
+    if (rc < 0) {
+        goto done;
+    }
+    if (rc == 0) {
+        res = Py_NewRef(Py_None);
+        goto done;
+    }
+    Py_ssize_t old = PyByteArray_GET_SIZE(args[0]);
+    if (PyByteArray_Resize(args[0], old + t.len) < 0) {
+        goto done;
+    }
+    memcpy(PyByteArray_AS_STRING(args[0]) + old, t.buf, t.len);
+    res = Py_NewRef(t.order);
+done:
+    PyMem_Free(t.buf);
+    Py_XDECREF(t.order);
+    Py_XDECREF(t.seen);
+    return res;
+}
+
 /* The 8-byte little-endian numbers of r from off on, as a list: int64s,
    or doubles, which become ints when they are safe integers (as a JS number
    converts to Python). */

@@ -63,5 +63,6 @@ PyObject *wasmpy_jsref_pack_f64(PyObject *module, PyObject *seq);
 PyObject *wasmpy_jsref_unpack_i64(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *wasmpy_jsref_unpack_f64(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *wasmpy_jsref_enc_scalars(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *wasmpy_jsref_enc_tree(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif /* WASMPY_H */

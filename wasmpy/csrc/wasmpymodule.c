@@ -196,6 +196,9 @@ static PyMethodDef wasmpy_methods[] = {
     {"jsref_enc_scalars", _PyCFunction_CAST(wasmpy_jsref_enc_scalars), METH_FASTCALL,
      "jsref_enc_scalars(b, seq) -> bool\n\n"
      "Append the wire values of seq's items to b if all are simple scalars."},
+    {"jsref_enc_tree", _PyCFunction_CAST(wasmpy_jsref_enc_tree), METH_FASTCALL,
+     "jsref_enc_tree(b, x, cache) -> list | None\n\n"
+     "to_js of nested lists, tuples and dicts of scalars (see jsref.c)."},
     {"jsref_unpack_f64", _PyCFunction_CAST(wasmpy_jsref_unpack_f64), METH_FASTCALL,
      "jsref_unpack_f64(r, off) -> list[int | float]\n\n"
      "The little-endian doubles of r from off on; safe integers as ints."},

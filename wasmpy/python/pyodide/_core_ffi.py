@@ -1936,6 +1936,8 @@ class _ToJs:
         self.nodes = 0
         self.depth = -1
         self.eager_visited: set[int] = set()
+        # Without converters, plain nested data is encoded in C (_tree).
+        self.plain = dict_converter is None and default_converter is None and eager_converter is None
 
     def run(self, x: Any, depth: int) -> Any:
         saved = (self.tree, self.nodes)
@@ -2025,6 +2027,8 @@ class _ToJs:
             n = len(x)
             if n >= 8 and (type(x) is list or type(x) is tuple) and self._packed(b, x):
                 return
+            if self.plain and depth < 0 and self._tree(b, x):
+                return
             self.node(x)
             b += b"A"
             b += _u32(n)
@@ -2035,6 +2039,8 @@ class _ToJs:
                 conv(b, item, depth)
             return
         if isinstance(x, dict):
+            if self.plain and depth < 0 and self._tree(b, x):
+                return
             items = list(x.items())
             if self.dict_converter is None:
                 self.node(x)
@@ -2082,6 +2088,17 @@ class _ToJs:
             self.default(b, x, depth)
             return
         self.proxy(b, x)
+
+    def _tree(self, b: bytearray, x: Any) -> bool:
+        """x and all in it encoded in C, when it is made only of lists,
+        tuples, dicts and scalars, none of them met before; its containers
+        are numbered here as conv would have."""
+        order = _wasmpy.jsref_enc_tree(b, x, self.cache)
+        if order is None:
+            return False
+        for c in order:
+            self.node(c)
+        return True
 
     def _packed(self, b: bytearray, x: Any) -> bool:
         """A list or tuple of numbers as one packed node: i32s ('a'), or f64s

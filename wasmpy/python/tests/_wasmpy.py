@@ -106,6 +106,10 @@ def jsref_enc_scalars(b: bytearray, seq: Any) -> bool:
     return False
 
 
+def jsref_enc_tree(b: bytearray, x: Any, cache: dict) -> None:
+    return None
+
+
 def jsref_unpack_i64(r: bytes, off: int) -> list[int]:
     return memoryview(r)[off:].cast("q").tolist()
 
