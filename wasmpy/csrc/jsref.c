@@ -589,6 +589,23 @@ jsref_getattro(PyObject *op, PyObject *name)
     return res;
 }
 
+/* Whether v is an int (exactly) of 32 bits; its value in *out. */
+static int
+as_i32(PyObject *v, int32_t *out)
+{
+    if (!PyLong_CheckExact(v)) {
+        return 0;
+    }
+    int overflow;
+    long x = PyLong_AsLongAndOverflow(v, &overflow);
+    if (overflow || x < INT32_MIN || x > INT32_MAX) {
+        PyErr_Clear();
+        return 0;
+    }
+    *out = (int32_t)x;
+    return 1;
+}
+
 /* Append an argument in the wire format; 0 when it needs the Python
    encoder (objects become PyProxies there), -1 when it does not fit. */
 static int
@@ -597,16 +614,13 @@ put_arg(char *buf, Py_ssize_t cap, Py_ssize_t *len, PyObject *a)
     char *p = buf + *len;
     Py_ssize_t left = cap - *len;
     if (PyLong_CheckExact(a)) {
-        int overflow;
-        long v = PyLong_AsLongAndOverflow(a, &overflow);
-        if (overflow || v < INT32_MIN || v > INT32_MAX) {
-            PyErr_Clear();
+        int32_t i;
+        if (!as_i32(a, &i)) {
             return 0;
         }
         if (left < 5) {
             return -1;
         }
-        int32_t i = (int32_t)v;
         p[0] = 'i';
         memcpy(p + 1, &i, 4);
         *len += 5;
@@ -1133,14 +1147,11 @@ wasmpy_jsref_pack_i32(PyObject *module, PyObject *seq)
     /* A list can change while it is read only if Python code runs: none does. */
     PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = items[i];
-        int overflow;
-        long x = PyLong_CheckExact(v) ? PyLong_AsLongAndOverflow(v, &overflow) : 0;
-        if (!PyLong_CheckExact(v) || overflow || x < INT32_MIN || x > INT32_MAX) {
+        int32_t x32;
+        if (!as_i32(items[i], &x32)) {
             Py_DECREF(out);
             Py_RETURN_NONE;
         }
-        int32_t x32 = (int32_t)x;
         memcpy(p + 4 * i, &x32, 4);
     }
     return out;
@@ -1322,14 +1333,10 @@ tree_node(struct tree *t, PyObject *x, int level)
     Py_ssize_t n = is_dict ? PyDict_GET_SIZE(x) : PySequence_Fast_GET_SIZE(x);
     if (!is_dict && n >= 8) {
         /* Ints of 32 bits, packed ('a'), as _ToJs._packed does. */
+        int32_t v;
         Py_ssize_t i = 0;
-        for (; i < n; i++) {
-            PyObject *a = PySequence_Fast_GET_ITEM(x, i);
-            int overflow;
-            long v = PyLong_CheckExact(a) ? PyLong_AsLongAndOverflow(a, &overflow) : 0;
-            if (!PyLong_CheckExact(a) || overflow || v < INT32_MIN || v > INT32_MAX) {
-                break;
-            }
+        while (i < n && as_i32(PySequence_Fast_GET_ITEM(x, i), &v)) {
+            i++;
         }
         if (i == n) {
             char head[5] = {'a'};
@@ -1339,7 +1346,7 @@ tree_node(struct tree *t, PyObject *x, int level)
                 return -1;
             }
             for (i = 0; i < n; i++) {
-                int32_t v = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(x, i));
+                (void)as_i32(PySequence_Fast_GET_ITEM(x, i), &v);
                 if (tree_put(t, &v, 4) < 0) {
                     return -1;
                 }
