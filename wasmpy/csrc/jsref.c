@@ -1727,13 +1727,21 @@ settled_await(PyObject *fut, PyObject *unused)
     if (ready == NULL) {
         goto error;
     }
-    int a = only(micro, h), b = a == 1 ? empty(ready) : 0;
-    int c = a == 1 && b == 1 ? 1 : only(ready, h);
-    int d = a == 1 && b == 1 ? 1 : (c == 1 ? empty(micro) : 0);
-    if (a < 0 || b < 0 || c < 0 || d < 0) {
+    /* h alone in one queue, the other empty: 1, 0, or -1 on error. */
+    int alone = only(micro, h);
+    if (alone == 1) {
+        alone = empty(ready);
+    }
+    else if (alone == 0) {
+        alone = only(ready, h);
+        if (alone == 1) {
+            alone = empty(micro);
+        }
+    }
+    if (alone < 0) {
         goto error;
     }
-    if (!((a == 1 && b == 1) || (c == 1 && d == 1))) {
+    if (!alone) {
         goto plain;
     }
     int more = host_more(loop);

@@ -2027,19 +2027,23 @@ class _ToJs:
             n = len(x)
             if n >= 8 and (type(x) is list or type(x) is tuple) and self._packed(b, x):
                 return
-            if self.plain and depth < 0 and self._tree(b, x):
+            # (Where _tree was tried, a list of scalars only would have
+            # been encoded by it: no second scan.)
+            tree = self.plain and depth < 0
+            if tree and self._tree(b, x):
                 return
             self.node(x)
             b += b"A"
             b += _u32(n)
-            if n >= 8 and (type(x) is list or type(x) is tuple) and _wasmpy.jsref_enc_scalars(b, x):
+            if not tree and n >= 8 and (type(x) is list or type(x) is tuple) and _wasmpy.jsref_enc_scalars(b, x):
                 return  # all of them ints, floats, strs, None or bools (in C)
             conv = self.conv
             for item in x:
                 conv(b, item, depth)
             return
         if isinstance(x, dict):
-            if self.plain and depth < 0 and self._tree(b, x):
+            tree = self.plain and depth < 0
+            if tree and self._tree(b, x):
                 return
             items = list(x.items())
             if self.dict_converter is None:
@@ -2049,7 +2053,7 @@ class _ToJs:
                 self.node(x)
                 b += b"D"
             b += _u32(len(items))
-            if type(x) is not dict or not _wasmpy.jsref_enc_scalars(b, x):
+            if tree or type(x) is not dict or not _wasmpy.jsref_enc_scalars(b, x):
                 for k, v in items:
                     if not _is_immutable(k):
                         raise ConversionError(f"Cannot use {k!r} as a key for a Javascript Map")
