@@ -66,6 +66,17 @@
 // (p.then(f) on a settled promise) runs before the Python statement after
 // the call, not after the whole Python task.
 //
+// # Calls that return a settled promise
+//
+// A call whose result is a fulfilled promise of the intrinsic Promise is
+// answered with the value ('V'), not the promise: Python makes the
+// PyodideFuture and settles it from its loop, as a promise reaction would.
+// When Options.Idle says that nothing else is ready on the event loop once
+// the call's jobs ran, the answer says so ('W'); awaiting that future before
+// Python's next host call then settles it at once, without asking the loop
+// again (loop.more), since only a host call lets anything new become ready
+// for Python to see.
+//
 // # Lifetimes
 //
 // A JsProxy holds one reference to a handle; Python releases it when the

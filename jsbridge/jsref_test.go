@@ -139,6 +139,30 @@ async def main():
     print(type(PyodideFuture.__await__).__name__)
 asyncio.run(main())`,
 			"at once 5\ncancelled\nother first\n7 [0, 1, 2] []\nmethod_descriptor\n"},
+		// The host says with the call's outcome whether its loop had anything
+		// else to run ('W'); awaiting before the next host call trusts that,
+		// later ones ask again. Either way a due JS timer gets its turn.
+		{"awaiting while the host's loop has work", `
+import time
+async def main():
+    res = run_js("(x) => Promise.resolve(x)")
+    later = run_js("globalThis.__log = []; (s) => { setTimeout(() => globalThis.__log.push(s), 0); }")
+    later("t0")
+    for i in range(300):
+        await res(i)
+        if len(js.__log):
+            print("timer ran by await", i > 0)
+            break
+    else:
+        print("timer starved")
+    f = res(1)
+    later("t1")  # a host call: what the host said with f's outcome is stale
+    t = time.perf_counter()
+    while time.perf_counter() - t < 0.005:
+        pass
+    print(await f, list(js.__log))  # the timer's turn came first
+asyncio.run(main())`,
+			"timer ran by await True\n1 ['t0', 't1']\n"},
 		{"released handles", `
 from pyodide._core_ffi import _flush_release
 _flush_release()

@@ -91,6 +91,12 @@ func (w *World) hostCall(ctx context.Context, data []byte) ([]byte, error) {
 	} else {
 		w.flushReleases(1024)
 	}
+	// Asked after the call's promise jobs ran (runJS), which may have
+	// scheduled work.
+	if data[0] == opCall && len(out) > 1 && out[0] == 0 && out[1] == tSettled &&
+		w.opts.Idle != nil && w.opts.Idle(ctx) {
+		out[1] = tSettledIdle
+	}
 	return out, nil
 }
 

@@ -51,6 +51,7 @@ type pyEnv struct {
 	out   strings.Builder
 	errs  strings.Builder
 	cance context.CancelFunc
+	idle  func(context.Context) bool // loop.more's answer (loop.WithIdle)
 }
 
 func loopScheduler(l *loop.Loop) Scheduler {
@@ -116,6 +117,7 @@ func newPyEnv(t testing.TB) *pyEnv {
 			Fetch:  loopFetch(ctx, e.l, loop.NewFetcher(loop.AllowHosts("127.0.0.1"))),
 			Stdout: func(s string) { e.mu.Lock(); e.out.WriteString(s); e.mu.Unlock() },
 			Stderr: func(s string) { e.mu.Lock(); e.errs.WriteString(s); e.mu.Unlock() },
+			Idle:   func(ctx context.Context) bool { return e.idle != nil && e.idle(ctx) },
 		})
 		if err != nil {
 			return
@@ -124,7 +126,7 @@ func newPyEnv(t testing.TB) *pyEnv {
 			return
 		}
 		// pyodide.http's pyfetch goes through the loop's Fetcher.
-		if err = loop.Attach(ctx, e.l, e.in, loop.WithFetcher(loop.NewFetcher(loop.AllowHosts("127.0.0.1")))); err != nil {
+		if err = loop.Attach(ctx, e.l, e.in, loop.WithFetcher(loop.NewFetcher(loop.AllowHosts("127.0.0.1"))), loop.WithIdle(&e.idle)); err != nil {
 			return
 		}
 		err = e.in.Exec(ctx, "import pyodide\nimport pyodide.webloop\npyodide.webloop.install()\n")

@@ -65,6 +65,11 @@ const (
 	// and the reason as an 'E'/'X' value.
 	tSettled  = 'V'
 	tRejected = 'Y'
+	// A call's fulfilled promise (tSettled) answered while nothing else
+	// was ready on the event loop (Options.Idle): Python may settle its
+	// future without a turn of the loop if it is awaited before Python's
+	// next host call.
+	tSettledIdle = 'W'
 	// Reply of opGetData for a value Python may keep until its next host
 	// call: '=' then the value.
 	tData = '='

@@ -71,6 +71,10 @@ type Options struct {
 	// Fetch serves globalThis.fetch (see FetchFunc). Nil: fetch fails as
 	// with no network. SetFetch changes it later.
 	Fetch FetchFunc
+	// Idle reports whether nothing but the running Python code is ready on
+	// the event loop (loop.more's answer), asked after a call that returned
+	// a fulfilled promise. Nil: never idle.
+	Idle func(ctx context.Context) bool
 }
 
 // Target is the dispatch target the Python side registers (pyodide/_core_ffi.py);

@@ -69,6 +69,11 @@ type BlockFunc func(ctx context.Context, ready <-chan struct{}) error
 // time.sleep does here: for other host functions that wait (input()).
 func WithBlocker(dst *BlockFunc) Option { return func(g *glue) { *dst = g.blockUntil } }
 
+// WithIdle stores in *dst loop.more's answer as a function, for the
+// JavaScript world to send with a call's settled promise (jsbridge
+// Options.Idle): loop goroutine only.
+func WithIdle(dst *func(context.Context) bool) Option { return func(g *glue) { *dst = g.idle } }
+
 // blockUntil is block until ready is closed.
 func (g *glue) blockUntil(ctx context.Context, ready <-chan struct{}) error {
 	go func() {
@@ -238,10 +243,15 @@ func (g *glue) soon(ctx context.Context, data []byte) ([]byte, error) {
 // due timers), no nested run has been asked to stop and no sleep is in
 // progress (its wait must see its own work first).
 func (g *glue) more(ctx context.Context, data []byte) ([]byte, error) {
-	if len(g.stops) > 0 || g.blocking > 0 || ctx.Err() != nil || !g.l.Idle(time.Now()) {
+	if !g.idle(ctx) {
 		return nil, nil
 	}
 	return []byte{'1'}, nil
+}
+
+// idle is loop.more's answer. Loop goroutine only.
+func (g *glue) idle(ctx context.Context) bool {
+	return len(g.stops) == 0 && g.blocking == 0 && ctx.Err() == nil && g.l.Idle(time.Now())
 }
 
 func (g *glue) postDrain(lid uint32) {

@@ -147,7 +147,7 @@ func newFactory(ctx context.Context, opts runtimeOptions, log *slog.Logger, mark
 			Setup: []func(context.Context, *wasmpy.Interpreter) error{
 				func(_ context.Context, in *wasmpy.Interpreter) error {
 					in.Register("permissions", func(context.Context, []byte) ([]byte, error) { return permsJSON, nil })
-					return loop.Attach(h.ctx, l, in, loop.WithFetcher(h.fetcher), loop.WithBlocker(&block))
+					return loop.Attach(h.ctx, l, in, loop.WithFetcher(h.fetcher), loop.WithBlocker(&block), loop.WithIdle(&h.idle))
 				},
 				func(_ context.Context, in *wasmpy.Interpreter) error { return h.attach(in) },
 			},
@@ -185,6 +185,7 @@ type host struct {
 	fetcher *loop.Fetcher
 	world   *jsbridge.World
 	in      atomic.Pointer[wasmpy.Interpreter] // where console output goes
+	idle    func(context.Context) bool         // loop.more's answer, set by loop.Attach
 	used    bool                               // world was attached once
 }
 
@@ -219,6 +220,7 @@ func (h *host) newWorld() (*jsbridge.World, error) {
 		Stdout:      write("stdout"),
 		Stderr:      write("stderr"),
 		Logger:      h.log,
+		Idle:        func(ctx context.Context) bool { return h.idle != nil && h.idle(ctx) },
 	})
 }
 

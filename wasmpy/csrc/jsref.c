@@ -32,9 +32,9 @@ typedef struct {
     uint32_t id;
     uint32_t this_id;   /* the `this` of a method read from an object, or 0 */
     uint32_t flags;     /* jsbridge's type flags (IS_CALLABLE, ...) */
-    PyObject *hb;       /* bytes: id as u32, the suffix of most requests */
-    PyObject *G;        /* bytes: 'G' + hb (made on first use) */
-    PyObject *C;        /* bytes: 'C' + id + this, for callables */
+    PyObject *hb;       /* bytes: id as u32, the suffix of most requests
+                           (made on first use, as G) */
+    PyObject *G;        /* bytes: 'G' + hb */
     /* Attribute reads kept while the host's epoch stays the same (see
        jsref_getattro): a dict name -> value, of epoch cache_epoch. */
     PyObject *cache;
@@ -87,6 +87,13 @@ static struct {
     PyObject *closed, *fut, *ok, *value, *cancelled, *current, *micro, *append,
         *push_ready, *pending, *ready, *loop_, *host, *done, *set_result,
         *set_exception, *clear;
+    /* The future settled_fast made last and its _Settle, until it is
+       awaited or the next one is made (PyodideFuture._pending_settle in
+       Python, without giving each future a __dict__). */
+    PyObject *last_fut, *last_settle;
+    /* The epoch after the call that made last_fut, if the host said then
+       that nothing else was ready on its loop ('W'); else 0. */
+    uint64_t idle_epoch;
 } loopc;
 
 /* A small cache of flags -> class, in front of js.classes. */
@@ -208,6 +215,15 @@ class_of(uint32_t flags)
     return cls;
 }
 
+/* The 9 bytes that begin a call request: 'C', id, this. */
+static void
+call_header(JsRefObject *self, char *c)
+{
+    c[0] = 'C';
+    memcpy(c + 1, &self->id, 4);
+    memcpy(c + 5, &self->this_id, 4);
+}
+
 /* A new proxy of handle id (and of `this`, for a method).  It owns both
    handles: they are released when it goes (or, if it cannot be made, with
    the next batch). */
@@ -233,22 +249,6 @@ js_wrap(uint32_t id, uint32_t flags, uint32_t this_id)
     self->id = id;
     self->this_id = this_id;
     self->flags = flags;
-    self->hb = PyBytes_FromStringAndSize((const char *)&id, 4);
-    if (self->hb == NULL) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    if (flags & js.is_callable) {
-        char c[9];
-        c[0] = 'C';
-        memcpy(c + 1, &id, 4);
-        memcpy(c + 5, &this_id, 4);
-        self->C = PyBytes_FromStringAndSize(c, 9);
-        if (self->C == NULL) {
-            Py_DECREF(self);
-            return NULL;
-        }
-    }
     return (PyObject *)self;
 }
 
@@ -382,7 +382,6 @@ jsref_dealloc(PyObject *op)
     release_push(self->this_id);
     Py_CLEAR(self->hb);
     Py_CLEAR(self->G);
-    Py_CLEAR(self->C);
     Py_CLEAR(self->cache);
     Py_CLEAR(self->seen);
     Py_CLEAR(self->nocache);
@@ -752,8 +751,12 @@ settled_fast(PyObject *value)
     else {
         r = PyObject_CallMethodOneArg(loop, loopc.push_ready, h);
     }
-    if (r == NULL || PyObject_SetAttr(fut, loopc.pending, h) < 0) {
+    if (r == NULL) {
         Py_CLEAR(fut);
+    }
+    else {
+        Py_XSETREF(loopc.last_fut, Py_NewRef(fut));
+        Py_XSETREF(loopc.last_settle, Py_NewRef(h));
     }
 done:
     Py_XDECREF(r);
@@ -772,12 +775,12 @@ jsref_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames
     }
     JsRefObject *self = (JsRefObject *)op;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || self->C == NULL) {
+    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || !(self->flags & js.is_callable)) {
         return call_slow(op, args, nargsf, kwnames);
     }
     char buf[512];
     Py_ssize_t len = 9;
-    memcpy(buf, PyBytes_AS_STRING(self->C), 9);
+    call_header(self, buf);
     uint32_t n32 = (uint32_t)nargs;
     memcpy(buf + len, &n32, 4);
     len += 4;
@@ -799,8 +802,10 @@ jsref_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames
         Py_XDECREF(big);
         return res;
     }
-    if (r[1] == 'V') {
-        /* The value of a fulfilled promise, in place of the promise. */
+    if (r[1] == 'V' || r[1] == 'W') {
+        /* The value of a fulfilled promise, in place of the promise ('W':
+           and nothing else was ready on the host's loop). */
+        int idle = r[1] == 'W';
         Py_ssize_t end;
         PyObject *v = js_dec(r, size, 2, &end);
         Py_XDECREF(big);
@@ -808,6 +813,7 @@ jsref_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames
             return NULL;
         }
         res = settled_fast(v);
+        loopc.idle_epoch = res != NULL && idle ? wasmpy_epoch : 0;
         if (res == NULL && !PyErr_Occurred()) {
             PyObject *argv[2] = {Py_True, v};
             res = PyObject_Vectorcall(js.settled, argv, 2, NULL);
@@ -935,9 +941,41 @@ static PyMemberDef jsref_members[] = {
     {"_id", Py_T_UINT, offsetof(JsRefObject, id), 0, NULL},
     {"_this", Py_T_UINT, offsetof(JsRefObject, this_id), 0, NULL},
     {"_flags", Py_T_UINT, offsetof(JsRefObject, flags), 0, NULL},
-    {"_hb", Py_T_OBJECT_EX, offsetof(JsRefObject, hb), 0, NULL},
-    {"_G", Py_T_OBJECT_EX, offsetof(JsRefObject, G), 0, NULL},
-    {"_C", Py_T_OBJECT_EX, offsetof(JsRefObject, C), 0, NULL},
+    {NULL},
+};
+
+/* _hb: the handle as u32 bytes, made on first use (most proxies never
+   need it: their requests are made here). */
+static PyObject *
+jsref_get_hb(PyObject *op, void *unused)
+{
+    JsRefObject *self = (JsRefObject *)op;
+    if (self->hb == NULL) {
+        self->hb = PyBytes_FromStringAndSize((const char *)&self->id, 4);
+        if (self->hb == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(self->hb);
+}
+
+/* _C: 'C' + id + this, the head of a call request (callables only). */
+static PyObject *
+jsref_get_C(PyObject *op, void *unused)
+{
+    JsRefObject *self = (JsRefObject *)op;
+    if (!(self->flags & js.is_callable)) {
+        PyErr_SetString(PyExc_AttributeError, "_C");
+        return NULL;
+    }
+    char c[9];
+    call_header(self, c);
+    return PyBytes_FromStringAndSize(c, 9);
+}
+
+static PyGetSetDef jsref_getset[] = {
+    {"_hb", jsref_get_hb, NULL, NULL, NULL},
+    {"_C", jsref_get_C, NULL, NULL, NULL},
     {NULL},
 };
 
@@ -960,6 +998,7 @@ static PyTypeObject JsRef_Type = {
     .tp_dealloc = jsref_dealloc,
     .tp_getattro = jsref_getattro,
     .tp_members = jsref_members,
+    .tp_getset = jsref_getset,
     .tp_methods = jsref_methods,
 };
 
@@ -1698,17 +1737,30 @@ host_more(PyObject *loop)
 static PyObject *
 settled_await(PyObject *fut, PyObject *unused)
 {
-    PyObject *h = PyObject_GetAttr(fut, loopc.pending);
-    if (h == NULL) {
-        return NULL;
+    PyObject *h;
+    int idle = 0;
+    if (fut == loopc.last_fut) {
+        h = loopc.last_settle;
+        loopc.last_settle = NULL;
+        Py_CLEAR(loopc.last_fut);
+        /* No host call since the one that made it: the host's loop is as
+           idle as it said then. */
+        idle = loopc.idle_epoch == wasmpy_epoch;
+    }
+    else {
+        h = PyObject_GetAttr(fut, loopc.pending);
+        if (h == NULL) {
+            return NULL;
+        }
+        if (h != Py_None && PyObject_SetAttr(fut, loopc.pending, Py_None) < 0) {
+            Py_DECREF(h);
+            return NULL;
+        }
     }
     PyObject *loop = NULL, *micro = NULL, *ready = NULL, *r = NULL;
     int ok = 0;
     if (h == Py_None) {
         goto plain;
-    }
-    if (PyObject_SetAttr(fut, loopc.pending, Py_None) < 0) {
-        goto error;
     }
     if ((PyObject *)Py_TYPE(h) != loopc.settle) {
         goto plain;
@@ -1744,7 +1796,7 @@ settled_await(PyObject *fut, PyObject *unused)
     if (!alone) {
         goto plain;
     }
-    int more = host_more(loop);
+    int more = idle ? 1 : host_more(loop);
     if (more < 0) {
         goto error;
     }
