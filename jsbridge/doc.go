@@ -74,8 +74,8 @@
 // When Options.Idle says that nothing else is ready on the event loop once
 // the call's jobs ran, the answer says so ('W'); awaiting that future before
 // Python's next host call then settles it at once, without asking the loop
-// again (loop.more), since only a host call lets anything new become ready
-// for Python to see.
+// again (loop.more). Work posted or timers falling due in between wait for
+// the next turn, as if they had come just after the await.
 //
 // # Lifetimes
 //
