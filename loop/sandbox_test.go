@@ -190,6 +190,30 @@ print(asyncio.run(main()))`,
 			want: "(True, True, True)\n",
 		},
 		{
+			// A completion runs as a turn of the fetch's loop: the task it
+			// wakes goes on in that call from the host, without a drain of
+			// its own (loop.more allowing).
+			name: "a fetch's completion wakes its task in the same turn",
+			code: `
+from pyodide.http import pyfetch
+from pyodide.webloop import WebLoop
+drains = 0
+plain = WebLoop._on_drain
+def counting(self):
+    global drains
+    drains += 1
+    return plain(self)
+WebLoop._on_drain = counting
+async def main():
+    texts = [await (await pyfetch("data:,x%d" % i)).string() for i in range(20)]
+    return texts[0], texts[-1]
+try:
+    print(asyncio.run(main()), drains < 10)
+finally:
+    WebLoop._on_drain = plain`,
+			want: "('x0', 'x19') True\n",
+		},
+		{
 			name: "gather, create_task, futures, then",
 			code: `
 async def main():

@@ -48,6 +48,7 @@ need wasm-ld-19 lld-19
 need llvm-ar-19 llvm-19
 need llvm-ranlib-19 llvm-19
 need llvm-strip-19 llvm-19
+need llvm-objcopy-19 llvm-19
 need tclsh tcl
 need dpkg-source dpkg-dev
 need make make
@@ -344,6 +345,8 @@ SITE
 	grep -q PyInit__wasmpy python-reactor.wasm || { echo "_wasmpy is not built in" >&2; return 1; }
 	mkdir -p "$d/out"
 	llvm-strip-19 -o "$d/out/python.wasm" python-reactor.wasm
+	# The function names alone, for profiling the guest (bench/guestprof.sh).
+	llvm-objcopy-19 --only-section=name python-reactor.wasm "$d/out/python.names"
 	make install DESTDIR="$d/install" >/dev/null
 	rm -rf "$d/src"
 	find "$d/build" -mindepth 1 -maxdepth 1 ! -name 'config.log' -exec rm -rf {} +

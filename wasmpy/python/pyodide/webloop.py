@@ -427,7 +427,7 @@ def _checkpoint() -> None:
 # Dispatch from the host.
 
 _loops: dict[int, weakref.ref[WebLoop]] = {}
-_completions: dict[int, Callable[[bytes], None]] = {}
+_completions: dict[int, tuple[Callable[[bytes], None], weakref.ref[WebLoop] | None]] = {}
 _ids = itertools.count(1)
 _tokens = itertools.count(1)
 
@@ -439,8 +439,13 @@ def _dispatch(data: bytes) -> bytes:
         kind = data[0]
         ident = _U32.unpack_from(data, 1)[0]
         if kind == 0x63:  # 'c': a completion
-            cb = _completions.pop(ident, None)
-            if cb is not None:
+            entry = _completions.pop(ident, None)
+            if entry is not None:
+                cb, lref = entry
+                loop = lref() if lref is not None else None
+                if loop is not None and not loop._closed and not loop._in_turn:
+                    loop._on_completion(cb, bytes(data[5:]))
+                    return b""
                 try:
                     cb(bytes(data[5:]))
                 except Exception as exc:
@@ -456,13 +461,14 @@ def _dispatch(data: bytes) -> bytes:
         _sig.absorbing = absorbing
 
 
-def add_completion(callback: Callable[[bytes], None]) -> int:
+def add_completion(callback: Callable[[bytes], None], loop: WebLoop | None = None) -> int:
     """Register callback for a host completion; return its id. The host later
     dispatches 'c' with the id and the data, and callback(data) runs on the
-    loop (for loop.fetch, see pyodide.http)."""
+    loop (for loop.fetch, see pyodide.http): as a turn of loop, if given, so
+    that what it wakes runs at once."""
     _get_host()
     cid = next(_ids)
-    _completions[cid] = callback
+    _completions[cid] = (callback, weakref.ref(loop) if isinstance(loop, WebLoop) else None)
     return cid
 
 
@@ -649,11 +655,16 @@ class WebLoop(asyncio.AbstractEventLoop):
 
     def _on_drain(self) -> bytes:
         self._drain_pending = False
+        return self._turn(self._run_ready)
+
+    def _turn(self, first: Callable[[], None]) -> bytes:
+        """A turn of this loop that begins with first() (a drain's ready
+        callbacks, or a completion's callback)."""
         self._in_turn += 1
         prev = events._get_running_loop()
         events._set_running_loop(self)
         try:
-            self._run_ready()
+            first()
             # What those callbacks scheduled runs in this turn too while the
             # Go loop has nothing else to do (it would only call back at
             # once): a turn costs some 30 us, most of an `await` that yields.
@@ -667,6 +678,26 @@ class WebLoop(asyncio.AbstractEventLoop):
             events._set_running_loop(prev)
             self._in_turn -= 1
         return self._end_turn()
+
+    def _on_completion(self, callback: Callable[[bytes], None], data: bytes) -> None:
+        """Run a host completion's callback (see add_completion) as a turn
+        of this loop: what it wakes (the task awaiting the fetch) runs in
+        the same call from the host, not in a drain posted for it."""
+
+        def first() -> None:
+            try:
+                callback(data)
+            except Exception as exc:
+                self.call_exception_handler({"message": "error in a completion callback", "exception": exc})
+
+        out = self._turn(first)
+        if out:
+            # The host reads no reply to a completion: ask it here.
+            flags, ns = _FLAGS.unpack(out)
+            if flags & _FLAG_DRAIN:
+                self._host.soon(self._id)
+            if flags & _FLAG_TIMER:
+                self._host.timer(self._id, ns)
 
     def _on_timer(self) -> bytes:
         self._armed = None
