@@ -44,6 +44,7 @@ typedef struct {
     uint64_t seen_run;
     PyObject *seen;
     PyObject *nocache;  /* set: names the host said are not plain data */
+    vectorcallfunc vectorcall;  /* jsref_call, for callables (JsCallRef) */
 } JsRefObject;
 
 /* How many names seen and nocache keep per proxy. */
@@ -215,6 +216,8 @@ class_of(uint32_t flags)
     return cls;
 }
 
+static PyObject *jsref_call(PyObject *, PyObject *const *, size_t, PyObject *);
+
 /* The 9 bytes that begin a call request: 'C', id, this. */
 static void
 call_header(JsRefObject *self, char *c)
@@ -249,6 +252,9 @@ js_wrap(uint32_t id, uint32_t flags, uint32_t this_id)
     self->id = id;
     self->this_id = this_id;
     self->flags = flags;
+    if (flags & js.is_callable) {
+        self->vectorcall = jsref_call;
+    }
     return (PyObject *)self;
 }
 
@@ -1002,6 +1008,21 @@ static PyTypeObject JsRef_Type = {
     .tp_methods = jsref_methods,
 };
 
+/* The base of callable JsProxies: called through vectorcall, straight to
+   jsref_call (a __call__ in Python would go through slot_tp_call and an
+   argument tuple).  Same layout as JsRef; proxies made by js_wrap set the
+   function, any other instance is not callable. */
+static PyTypeObject JsCallRef_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_wasmpy.JsCallRef",
+    .tp_doc = "The handle of a JavaScript function: the base of callable JsProxy classes.",
+    .tp_basicsize = sizeof(JsRefObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_base = &JsRef_Type,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(JsRefObject, vectorcall),
+};
+
 /* ---- calls from JavaScript ------------------------------------------------------ */
 
 /* What the Python side gives to jsref_setup_calls. */
@@ -1678,7 +1699,10 @@ wasmpy_jsref_flush(PyObject *module, PyObject *unused)
 int
 wasmpy_jsref_add_type(PyObject *module)
 {
-    if (PyType_Ready(&JsRef_Type) < 0) {
+    if (PyType_Ready(&JsRef_Type) < 0 || PyType_Ready(&JsCallRef_Type) < 0) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "JsCallRef", (PyObject *)&JsCallRef_Type) < 0) {
         return -1;
     }
     return PyModule_AddObjectRef(module, "JsRef", (PyObject *)&JsRef_Type);

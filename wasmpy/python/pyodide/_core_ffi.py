@@ -802,6 +802,12 @@ class _Impl(JsProxy, _wasmpy.JsRef):
     __slots__ = ("__dict__", "__weakref__")
 
 
+class _ImplCall(_Impl, _wasmpy.JsCallRef):
+    """A callable JsProxy: _wasmpy.JsCallRef's vectorcall calls it."""
+
+    __slots__ = ()
+
+
 class JsException(JsProxy, Exception):
     """A JavaScript Error.
 
@@ -956,9 +962,8 @@ def _call_py(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 class _Callable:
+    # Called through _wasmpy.JsCallRef's vectorcall (see _ImplCall).
     __slots__ = ()
-
-    __call__ = _wasmpy.JsRef._call
 
     def new(self, *args, **kwargs) -> JsProxy:
         """Construct a new instance of the JavaScript object"""
@@ -1878,7 +1883,7 @@ def _class_for(flags: int) -> type:
         if flags & IS_CALLABLE:
             ns["__call__"] = _call_py
     else:
-        bases.append(_Impl)
+        bases.append(_ImplCall if flags & IS_CALLABLE else _Impl)
         name = "JsProxy"
         ns = {"__slots__": (), "_js_type_flags": flags, "_js_concrete": True}
     ns.update(ns_extra, __module__="pyodide.ffi", __qualname__=name, _js_short_name=name)

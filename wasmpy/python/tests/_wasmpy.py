@@ -70,6 +70,15 @@ class JsRef:
         return self._next_py()  # type: ignore[attr-defined]
 
 
+class JsCallRef(JsRef):
+    """Stands in for jsref.c's base of callable proxies."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(*args, **kwargs)
+
+
 def jsref_setup(*args: Any) -> None:
     pass
 
