@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fakeHost stands in for an interpreter: Python's side of the protocol is
@@ -211,9 +213,8 @@ func TestAttachProtocol(t *testing.T) {
 				return nil, nil
 			}
 			n := binary.LittleEndian.Uint32(rest[1:])
-			var m fetchMeta
-			json.Unmarshal(rest[5:5+n], &m)
-			got <- string(rest[5+n:]) + " " + m.Headers[0][1]
+			m := strings.Split(string(rest[5:5+n]), "\x00")
+			got <- string(rest[5+n:]) + " " + m[0] + " " + m[5] + "=" + m[6]
 			return nil, nil
 		}
 		req := func(cid uint32, url string) []byte {
@@ -236,8 +237,47 @@ func TestAttachProtocol(t *testing.T) {
 				t.Fatal("no completion")
 			}
 		}
-		if !(res[0] == "hi text/plain" && res[1] == "denied") && !(res[1] == "hi text/plain" && res[0] == "denied") {
+		if !(res[0] == "hi 200 content-type=text/plain" && res[1] == "denied") && !(res[1] == "hi 200 content-type=text/plain" && res[0] == "denied") {
 			t.Errorf("completions %q", res)
 		}
 	})
+}
+
+// TestFetchReplyFields: the completion of a fetch is NUL-separated valid
+// UTF-8 (what webloop's pyodide.http splits), whatever the server sent.
+func TestFetchReplyFields(t *testing.T) {
+	tests := []struct {
+		name string
+		resp Response
+		want []string
+	}{
+		{"plain", Response{Status: 200, StatusText: "OK", URL: "http://h/x", Type: "basic",
+			Header: [][2]string{{"a", "1"}, {"b", "two words"}}},
+			[]string{"200", "OK", "http://h/x", "", "basic", "a", "1", "b", "two words"}},
+		{"redirected, no headers", Response{Status: 404, StatusText: "Not Found", URL: "http://h/é", Redirected: true, Type: "basic"},
+			[]string{"404", "Not Found", "http://h/é", "1", "basic"}},
+		{"NUL and invalid UTF-8 replaced", Response{Status: 200, StatusText: "O\x00K", URL: "u", Type: "basic",
+			Header: [][2]string{{"x", "a\xffb"}, {"y", "\x00"}}},
+			[]string{"200", "O\uFFFDK", "u", "", "basic", "x", "a\uFFFDb", "y", "\uFFFD"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.resp.Body = []byte("body\x00bytes")
+			out := fetchReply(&tt.resp, nil)
+			if out[0] != 0 {
+				t.Fatalf("kind %d", out[0])
+			}
+			n := binary.LittleEndian.Uint32(out[1:])
+			meta := out[5 : 5+n]
+			if !utf8.Valid(meta) {
+				t.Errorf("meta is not UTF-8: %q", meta)
+			}
+			if got := strings.Split(string(meta), "\x00"); !slices.Equal(got, tt.want) {
+				t.Errorf("fields %q, want %q", got, tt.want)
+			}
+			if body := string(out[5+n:]); body != "body\x00bytes" {
+				t.Errorf("body %q", body)
+			}
+		})
+	}
 }

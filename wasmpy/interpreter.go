@@ -93,6 +93,9 @@ type Interpreter struct {
 	// api.Function has one call stack and must not be re-entered.
 	fns                                           []*guestFuncs
 	sigTripped, sigIsTripped, sigBreaker, sigTick uint32
+	// resultAddr is the guest's result slot (wasmpy_result_addr): a
+	// dispatch that returns 3 left its result there.
+	resultAddr uint32
 
 	mu       sync.Mutex
 	handlers map[string]HostFunc
@@ -259,6 +262,13 @@ func (in *Interpreter) start(ctx context.Context) error {
 			return fmt.Errorf("python.wasm reports a bad signal address %d: %#x", k, a)
 		}
 	}
+	r, err := exported(mod, "wasmpy_result_addr").Call(cctx)
+	if err != nil {
+		return in.died(fmt.Errorf("wasmpy_result_addr: %w", err))
+	}
+	if in.resultAddr = uint32(r[0]); in.resultAddr == 0 || in.resultAddr%4 != 0 {
+		return fmt.Errorf("python.wasm reports a bad result slot: %#x", in.resultAddr)
+	}
 	if snap != nil {
 		return nil // booted before the snapshot
 	}
@@ -395,6 +405,15 @@ func (in *Interpreter) Dispatch(ctx context.Context, target string, data []byte)
 	switch rc {
 	case 0:
 		return out, nil
+	case 3:
+		// In the result slot; nothing ran in the guest since it was written.
+		mem := in.mod.Memory()
+		n, ok := mem.ReadUint32Le(in.resultAddr)
+		b, ok2 := mem.Read(in.resultAddr+4, n)
+		if !ok || !ok2 {
+			return nil, fmt.Errorf("dispatch to %q: result slot out of bounds", target)
+		}
+		return append([]byte(nil), b...), nil
 	case 1:
 		return nil, fmt.Errorf("dispatch to %q: %w", target, ErrExecFailed)
 	default:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -647,5 +648,44 @@ func TestOpenRuntime(t *testing.T) {
 	}
 	if _, err := LoadRuntime(context.Background(), RuntimeConfig{Dir: bad, CacheDir: t.TempDir()}); err == nil {
 		t.Fatal("LoadRuntime of a broken module succeeded")
+	}
+}
+
+// TestDispatchResultSizes: a dispatch's result comes back whole whether it
+// fits the guest's result slot (read when the call returns) or goes through
+// the host import, also when a nested dispatch used the slot meanwhile.
+func TestDispatchResultSizes(t *testing.T) {
+	in, out := newInterp(t, Config{})
+	in.Register("echo", func(ctx context.Context, data []byte) ([]byte, error) {
+		n, err := strconv.Atoi(string(data))
+		if err != nil {
+			return nil, err
+		}
+		inner, err := in.Dispatch(ctx, "make", []byte("7"))
+		if err != nil {
+			return nil, err
+		}
+		outer, err := in.Dispatch(ctx, "make", data)
+		if err != nil {
+			return nil, err
+		}
+		if string(inner) != "abcdefa" || len(outer) != n {
+			return nil, fmt.Errorf("inner %q, outer of %d bytes for %d", inner, len(outer), n)
+		}
+		return outer, nil
+	})
+	got := mustExec(t, in, out, `
+import _wasmpy_rt
+def make(data):
+    n = int(data)
+    return (b'abcdef' * (n // 6 + 1))[:n]
+_wasmpy_rt.register('make', make)
+for n in (0, 1, 4095, 4096, 4097, 100000):
+    r = _wasmpy_rt.call('echo', str(n).encode())
+    print(n, len(r), r == make(str(n).encode()))
+`)
+	want := "0 0 True\n1 1 True\n4095 4095 True\n4096 4096 True\n4097 4097 True\n100000 100000 True\n"
+	if got != want {
+		t.Fatalf("got %q, want %q, stderr %q", got, want, out.text("stderr"))
 	}
 }

@@ -238,7 +238,7 @@ func (r *Runtime) compile(ctx context.Context, bin []byte) error {
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
 	r.CompileTime = time.Since(start)
-	for _, name := range []string{"wasmpy_init", "wasmpy_exec", "wasmpy_dispatch", "wasmpy_signal_addr", "malloc", "free", "_initialize"} {
+	for _, name := range []string{"wasmpy_init", "wasmpy_exec", "wasmpy_dispatch", "wasmpy_signal_addr", "wasmpy_result_addr", "malloc", "free", "_initialize"} {
 		if _, ok := r.compiled.ExportedFunctions()[name]; !ok {
 			return fmt.Errorf("python.wasm lacks the export %q: rebuild the runtime with `bash wasmpy/build/build-runtime.sh`", name)
 		}

@@ -1087,8 +1087,9 @@ rt_must_flush(long depth)
    "jsffi\0" then 'c', u64 proxy id, u8 relaxed, u32 nargs, the arguments
    and a u32 count of keywords (see _core_ffi._op_call).  Returns 0 to leave
    the request to the Python dispatcher (keywords, callRelaxed, an unknown
-   id), 1 when the answer went to the host, -1 when making it failed (the
-   exception is set). */
+   id), 1 when the answer went to the host, 3 when it is in the result slot
+   (wasmpy_dispatch_result), -1 when making it failed (the exception is
+   set). */
 int
 wasmpy_jsref_dispatch(const char *data, uint32_t len)
 {
@@ -1170,8 +1171,7 @@ wasmpy_jsref_dispatch(const char *data, uint32_t len)
         PyErr_SetRaisedException(pending);
     }
     if (n > 0) {
-        wasmpy_host_result(buf, (uint32_t)n);
-        return 1;
+        return wasmpy_dispatch_result(buf, (uint32_t)n) ? 3 : 1;
     }
     if (out == NULL) {
         return -1;
@@ -1181,10 +1181,10 @@ wasmpy_jsref_dispatch(const char *data, uint32_t len)
         Py_DECREF(out);
         return -1;
     }
-    wasmpy_host_result((const char *)view.buf, (uint32_t)view.len);
+    int in_slot = wasmpy_dispatch_result((const char *)view.buf, (uint32_t)view.len);
     PyBuffer_Release(&view);
     Py_DECREF(out);
-    return 1;
+    return in_slot ? 3 : 1;
 }
 
 /* ---- to_js of lists of numbers -------------------------------------------------- */

@@ -41,6 +41,11 @@ void wasmpy_host_result(const char *data, uint32_t len);
 WASMPY_IMPORT("tick")
 void wasmpy_host_tick(void);
 
+/* Hand a dispatch's result to the host: 1 if it was left in the result
+   slot (wasmpy_dispatch then returns 3 and the host reads it there, with
+   no crossing), 0 if it went through wasmpy_host_result. */
+int wasmpy_dispatch_result(const char *data, uint32_t len);
+
 /* Raise the exception that a host error payload names. */
 void wasmpy_raise_host_error(const char *msg, Py_ssize_t len);
 

@@ -12,8 +12,10 @@
  *
  *   wasmpy_init()              initialize the interpreter once
  *   wasmpy_exec(code, len)     run source in __main__, print any exception
- *   wasmpy_dispatch(data, len) call the dispatcher; its result goes back
- *                              through the host import wasmpy.result
+ *   wasmpy_dispatch(data, len) call the dispatcher; 0 when its result went
+ *                              back through the host import wasmpy.result,
+ *                              3 when it is in the result slot
+ *   wasmpy_result_addr()       the result slot: u32 length, then the bytes
  *   wasmpy_signal_addr(i)      addresses the host writes to raise SIGINT
  *
  * Host imports (module "wasmpy"):
@@ -38,6 +40,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wasmpy.h"
 
@@ -367,6 +370,35 @@ wasmpy_exec(const char *code, uint32_t len)
 /* Call the dispatcher with data; its bytes result is given to the host
    through wasmpy.result.  Returns 0, or 1 when the dispatcher raised (printed
    to stderr), or 2 when there is no dispatcher. */
+/* Where a dispatch leaves a result of up to RESULT_CAP bytes for the host
+   to read when wasmpy_dispatch returns: it saves the crossing of
+   wasmpy.result.  Nothing runs in the guest between the write and the
+   host's read, so nested dispatches can share it. */
+#define RESULT_CAP 4096
+static struct {
+    uint32_t len;
+    char data[RESULT_CAP];
+} result_slot;
+
+int
+wasmpy_dispatch_result(const char *data, uint32_t len)
+{
+    if (len <= RESULT_CAP) {
+        memcpy(result_slot.data, data, len);
+        result_slot.len = len;
+        return 1;
+    }
+    wasmpy_host_result(data, len);
+    return 0;
+}
+
+__attribute__((export_name("wasmpy_result_addr")))
+uint32_t
+wasmpy_result_addr(void)
+{
+    return (uint32_t)(uintptr_t)&result_slot;
+}
+
 __attribute__((export_name("wasmpy_dispatch")))
 int
 wasmpy_dispatch(const char *data, uint32_t len)
@@ -383,7 +415,7 @@ wasmpy_dispatch(const char *data, uint32_t len)
             print_exception();
         }
         PyGILState_Release(g);
-        return rc < 0 ? 1 : 0;
+        return rc < 0 ? 1 : rc == 3 ? 3 : 0;
     }
     PyObject *arg = PyBytes_FromStringAndSize(data, len);
     PyObject *res = NULL;
@@ -394,7 +426,9 @@ wasmpy_dispatch(const char *data, uint32_t len)
     if (res != NULL) {
         Py_buffer view;
         if (PyObject_GetBuffer(res, &view, PyBUF_SIMPLE) == 0) {
-            wasmpy_host_result((const char *)view.buf, (uint32_t)view.len);
+            if (wasmpy_dispatch_result((const char *)view.buf, (uint32_t)view.len)) {
+                rc = 3;
+            }
             PyBuffer_Release(&view);
         }
         else {
@@ -405,7 +439,7 @@ wasmpy_dispatch(const char *data, uint32_t len)
     else {
         rc = 1;
     }
-    if (rc != 0) {
+    if (rc == 1) {
         print_exception();
     }
     PyGILState_Release(g);

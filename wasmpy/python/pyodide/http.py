@@ -129,14 +129,15 @@ class _Raw:
 
     __slots__ = ("status", "status_text", "url", "redirected", "type", "headers", "body")
 
-    def __init__(self, meta: dict[str, Any], body: bytes) -> None:
-        # The host's JSON (loop/host.go fetchMeta): the types are right.
-        self.status: int = meta["status"]
-        self.status_text: str = meta["status_text"]
-        self.url: str = meta["url"]
-        self.redirected: bool = meta["redirected"]
-        self.type: str = meta["type"]
-        self.headers: list[tuple[str, str]] = [(k, v) for k, v in meta["headers"] or ()]
+    def __init__(self, meta: list[str], body: bytes) -> None:
+        # The host's fields (loop/host.go fetchReply): status, status text,
+        # URL, redirected ("1" or ""), type, then header names and values.
+        self.status: int = int(meta[0])
+        self.status_text: str = meta[1]
+        self.url: str = meta[2]
+        self.redirected: bool = meta[3] == "1"
+        self.type: str = meta[4]
+        self.headers: list[tuple[str, str]] = list(zip(meta[5::2], meta[6::2]))
         self.body = body
 
 
@@ -148,7 +149,9 @@ def _decode_reply(data: bytes) -> _Raw:
         exc = _ERRORS.get(err.get("kind", ""), OSError)
         raise exc(err.get("message") or "fetch failed")
     (n,) = _U32.unpack_from(data, 1)
-    meta = json.loads(data[5 : 5 + n])
+    meta = data[5 : 5 + n].decode("utf-8", "replace").split("\0")
+    if len(meta) < 5 or len(meta) % 2 == 0:
+        raise ConnectionError("malformed reply from the host")
     return _Raw(meta, bytes(data[5 + n :]))
 
 
