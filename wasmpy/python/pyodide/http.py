@@ -199,6 +199,9 @@ def _start(
     def done(data: bytes) -> None:
         if fut.done():
             return
+        # Completed by the host: nothing to abort (and one callback less to
+        # run before the awaiting task).
+        fut.remove_done_callback(on_done)
         try:
             fut.set_result(_decode_reply(data))
         except Exception as e:
