@@ -88,10 +88,16 @@ static struct {
     PyObject *closed, *fut, *ok, *value, *cancelled, *current, *micro, *append,
         *push_ready, *pending, *ready, *loop_, *host, *done, *set_result,
         *set_exception, *clear;
+    PyObject *empty;            /* () */
     /* The future settled_fast made last and its _Settle, until it is
        awaited or the next one is made (PyodideFuture._pending_settle in
        Python, without giving each future a __dict__). */
     PyObject *last_fut, *last_settle;
+    /* The WebLoop last seen, its _ready and _micro deques (set once in its
+       __init__) and {"loop": it}, the keywords of PyodideFuture(). */
+    PyObject *loop, *loop_ready, *loop_micro, *loop_kw;
+    /* Where _Settle's slots are in an instance. */
+    Py_ssize_t off_fut, off_ok, off_value, off_cancelled;
     /* The epoch after the call that made last_fut, if the host said then
        that nothing else was ready on its loop ('W'); else 0. */
     uint64_t idle_epoch;
@@ -707,6 +713,33 @@ call_slow(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwname
    a PyodideFuture, and a _Settle that settles it, queued after the running
    callback (or as a ready callback outside one).  NULL without an exception
    set when the Python side must do it (another loop, a closed one). */
+/* The _Settle slot at offset off of h. */
+#define SETTLE_SLOT(h, off) (*(PyObject **)((char *)(h) + (off)))
+
+/* Remember loop (a WebLoop) and what settled_fast needs of it: 0, or -1
+   with an exception set. */
+static int
+loop_remember(PyObject *loop)
+{
+    if (loop == loopc.loop) {
+        return 0;
+    }
+    PyObject *ready = PyObject_GetAttr(loop, loopc.ready);
+    PyObject *micro = ready != NULL ? PyObject_GetAttr(loop, loopc.micro) : NULL;
+    PyObject *kw = micro != NULL ? PyDict_New() : NULL;
+    if (kw == NULL || PyDict_SetItemString(kw, "loop", loop) < 0) {
+        Py_XDECREF(ready);
+        Py_XDECREF(micro);
+        Py_XDECREF(kw);
+        return -1;
+    }
+    Py_XSETREF(loopc.loop, Py_NewRef(loop));
+    Py_XSETREF(loopc.loop_ready, ready);
+    Py_XSETREF(loopc.loop_micro, micro);
+    Py_XSETREF(loopc.loop_kw, kw);
+    return 0;
+}
+
 static PyObject *
 settled_fast(PyObject *value)
 {
@@ -722,37 +755,37 @@ settled_fast(PyObject *value)
         goto done;
     }
     closed = PyObject_GetAttr(loop, loopc.closed);
-    if (closed == NULL || closed != Py_False) {
+    if (closed == NULL || closed != Py_False || loop_remember(loop) < 0) {
         goto done;
     }
-    fut = PyObject_Vectorcall(loopc.future, &loop, 0, loopc.kwnames);
+    /* PyodideFuture(loop=loop), without a keyword dict per call. */
+    PyTypeObject *ft = (PyTypeObject *)loopc.future;
+    fut = ft->tp_new(ft, loopc.empty, NULL);
     if (fut == NULL) {
+        goto done;
+    }
+    if (ft->tp_init(fut, loopc.empty, loopc.loop_kw) < 0) {
+        Py_CLEAR(fut);
         goto done;
     }
     /* A _Settle without running its __init__. */
     PyTypeObject *st = (PyTypeObject *)loopc.settle;
-    PyObject *empty = PyTuple_New(0);
-    h = empty != NULL ? st->tp_new(st, empty, NULL) : NULL;
-    Py_XDECREF(empty);
-    if (h == NULL
-        || PyObject_SetAttr(h, loopc.fut, fut) < 0
-        || PyObject_SetAttr(h, loopc.ok, Py_True) < 0
-        || PyObject_SetAttr(h, loopc.value, value) < 0
-        || PyObject_SetAttr(h, loopc.cancelled, Py_False) < 0) {
+    h = st->tp_new(st, loopc.empty, NULL);
+    if (h == NULL) {
         Py_CLEAR(fut);
         goto done;
     }
+    SETTLE_SLOT(h, loopc.off_fut) = Py_NewRef(fut);
+    SETTLE_SLOT(h, loopc.off_ok) = Py_NewRef(Py_True);
+    SETTLE_SLOT(h, loopc.off_value) = Py_NewRef(value);
+    SETTLE_SLOT(h, loopc.off_cancelled) = Py_NewRef(Py_False);
     cur = PyObject_GetAttr(loop, loopc.current);
     if (cur == NULL) {
         Py_CLEAR(fut);
         goto done;
     }
     if (cur != Py_None) {
-        PyObject *micro = PyObject_GetAttr(loop, loopc.micro);
-        if (micro != NULL) {
-            r = PyObject_CallMethodOneArg(micro, loopc.append, h);
-            Py_DECREF(micro);
-        }
+        r = PyObject_CallMethodOneArg(loopc.loop_micro, loopc.append, h);
     }
     else {
         r = PyObject_CallMethodOneArg(loop, loopc.push_ready, h);
@@ -1761,7 +1794,7 @@ host_more(PyObject *loop)
 static PyObject *
 settled_await(PyObject *fut, PyObject *unused)
 {
-    PyObject *h;
+    PyObject *h, *loop = NULL, *micro = NULL, *ready = NULL, *r = NULL;
     int idle = 0;
     if (fut == loopc.last_fut) {
         h = loopc.last_settle;
@@ -1781,12 +1814,8 @@ settled_await(PyObject *fut, PyObject *unused)
             return NULL;
         }
     }
-    PyObject *loop = NULL, *micro = NULL, *ready = NULL, *r = NULL;
     int ok = 0;
-    if (h == Py_None) {
-        goto plain;
-    }
-    if ((PyObject *)Py_TYPE(h) != loopc.settle) {
+    if (h == Py_None || (PyObject *)Py_TYPE(h) != loopc.settle) {
         goto plain;
     }
     r = PyObject_CallMethodNoArgs(fut, loopc.done);
@@ -1798,20 +1827,33 @@ settled_await(PyObject *fut, PyObject *unused)
     }
     Py_CLEAR(r);
     loop = PyObject_GetAttr(fut, loopc.loop_);
-    micro = loop != NULL ? PyObject_GetAttr(loop, loopc.micro) : NULL;
-    ready = micro != NULL ? PyObject_GetAttr(loop, loopc.ready) : NULL;
-    if (ready == NULL) {
+    if (loop == NULL) {
         goto error;
     }
-    /* h alone in one queue, the other empty: 1, 0, or -1 on error. */
+    if (loop == loopc.loop) {
+        micro = Py_NewRef(loopc.loop_micro);
+        ready = Py_NewRef(loopc.loop_ready);
+    }
+    else {
+        micro = PyObject_GetAttr(loop, loopc.micro);
+        ready = micro != NULL ? PyObject_GetAttr(loop, loopc.ready) : NULL;
+        if (ready == NULL) {
+            goto error;
+        }
+    }
+    /* h alone in one queue, the other empty: the queue to clear, or
+       NULL (and an exception on error). */
+    PyObject *queue = NULL;
     int alone = only(micro, h);
     if (alone == 1) {
         alone = empty(ready);
+        queue = micro;
     }
     else if (alone == 0) {
         alone = only(ready, h);
         if (alone == 1) {
             alone = empty(micro);
+            queue = ready;
         }
     }
     if (alone < 0) {
@@ -1825,18 +1867,18 @@ settled_await(PyObject *fut, PyObject *unused)
         goto error;
     }
     if (more) {
-        PyObject *hok = PyObject_GetAttr(h, loopc.ok);
-        PyObject *hv = hok != NULL ? PyObject_GetAttr(h, loopc.value) : NULL;
-        if (hv != NULL) {
-            r = PyObject_CallMethodNoArgs(micro, loopc.clear);
-            Py_XSETREF(r, r != NULL ? PyObject_CallMethodNoArgs(ready, loopc.clear) : NULL);
-            if (r != NULL) {
-                Py_SETREF(r, PyObject_CallMethodOneArg(
-                    fut, hok == Py_True ? loopc.set_result : loopc.set_exception, hv));
-            }
+        PyObject *hok = SETTLE_SLOT(h, loopc.off_ok);
+        PyObject *hv = SETTLE_SLOT(h, loopc.off_value);
+        if (hok == NULL || hv == NULL) {
+            goto plain;
         }
-        Py_XDECREF(hok);
-        Py_XDECREF(hv);
+        Py_INCREF(hv);
+        r = PyObject_CallMethodNoArgs(queue, loopc.clear);
+        if (r != NULL) {
+            Py_SETREF(r, PyObject_CallMethodOneArg(
+                fut, hok == Py_True ? loopc.set_result : loopc.set_exception, hv));
+        }
+        Py_DECREF(hv);
         if (r == NULL) {
             goto error;
         }
@@ -1897,6 +1939,30 @@ wasmpy_jsref_setup_loop(PyObject *module, PyObject *args)
             return NULL;
         }
         Py_XSETREF(*names[i].slot, n);
+    }
+    /* Where _Settle keeps _fut, _ok, _value and _cancelled. */
+    struct { Py_ssize_t *off; PyObject *name; } slots[] = {
+        {&loopc.off_fut, loopc.fut}, {&loopc.off_ok, loopc.ok},
+        {&loopc.off_value, loopc.value}, {&loopc.off_cancelled, loopc.cancelled},
+    };
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+        PyObject *d = PyObject_GetAttr(settle, slots[i].name);
+        if (d == NULL) {
+            return NULL;
+        }
+        int is_slot = Py_IS_TYPE(d, &PyMemberDescr_Type)
+                      && ((PyMemberDescrObject *)d)->d_member->type == Py_T_OBJECT_EX;
+        if (is_slot) {
+            *slots[i].off = ((PyMemberDescrObject *)d)->d_member->offset;
+        }
+        Py_DECREF(d);
+        if (!is_slot) {
+            PyErr_Format(PyExc_TypeError, "_Settle.%U must be a slot", slots[i].name);
+            return NULL;
+        }
+    }
+    if (loopc.empty == NULL && (loopc.empty = PyTuple_New(0)) == NULL) {
+        return NULL;
     }
     Py_XSETREF(loopc.get_event_loop, Py_NewRef(get_event_loop));
     Py_XSETREF(loopc.future, Py_NewRef(future));
