@@ -59,8 +59,15 @@ func (e *HostError) Error() string { return e.Msg }
 func KeyboardInterrupt(msg string) error { return &HostError{Kind: 'K', Msg: msg} }
 
 func hostCall(ctx context.Context, m api.Module, stack []uint64) {
-	gcpause.Collect()
 	in := interpFrom(ctx)
+	// A collection is due at most once a second: looking at the clock on
+	// one host call in 32 is often enough (the guest's tick looks too).
+	if in == nil || in.hostCalls&31 == 0 {
+		gcpause.Collect()
+	}
+	if in != nil {
+		in.hostCalls++
+	}
 	mem := m.Memory()
 	name, ok1 := mem.Read(uint32(stack[0]), uint32(stack[1]))
 	data, ok2 := mem.Read(uint32(stack[2]), uint32(stack[3]))

@@ -96,6 +96,9 @@ type Interpreter struct {
 	// resultAddr is the guest's result slot (wasmpy_result_addr): a
 	// dispatch that returns 3 left its result there.
 	resultAddr uint32
+	// hostCalls counts the guest's host calls (only the guest's goroutine
+	// makes them).
+	hostCalls uint32
 
 	mu       sync.Mutex
 	handlers map[string]HostFunc
