@@ -96,6 +96,8 @@ static struct {
     /* The WebLoop last seen, its _ready and _micro deques (set once in its
        __init__) and {"loop": it}, the keywords of PyodideFuture(). */
     PyObject *loop, *loop_ready, *loop_micro, *loop_kw;
+    /* Bound methods of those: _micro.append, _micro.clear, _ready.clear. */
+    PyObject *micro_append, *micro_clear, *ready_clear;
     /* Where _Settle's slots are in an instance. */
     Py_ssize_t off_fut, off_ok, off_value, off_cancelled;
     /* The epoch after the call that made last_fut, if the host said then
@@ -727,16 +729,25 @@ loop_remember(PyObject *loop)
     PyObject *ready = PyObject_GetAttr(loop, loopc.ready);
     PyObject *micro = ready != NULL ? PyObject_GetAttr(loop, loopc.micro) : NULL;
     PyObject *kw = micro != NULL ? PyDict_New() : NULL;
-    if (kw == NULL || PyDict_SetItemString(kw, "loop", loop) < 0) {
+    PyObject *append = kw != NULL ? PyObject_GetAttr(micro, loopc.append) : NULL;
+    PyObject *mclear = append != NULL ? PyObject_GetAttr(micro, loopc.clear) : NULL;
+    PyObject *rclear = mclear != NULL ? PyObject_GetAttr(ready, loopc.clear) : NULL;
+    if (rclear == NULL || PyDict_SetItemString(kw, "loop", loop) < 0) {
         Py_XDECREF(ready);
         Py_XDECREF(micro);
         Py_XDECREF(kw);
+        Py_XDECREF(append);
+        Py_XDECREF(mclear);
+        Py_XDECREF(rclear);
         return -1;
     }
     Py_XSETREF(loopc.loop, Py_NewRef(loop));
     Py_XSETREF(loopc.loop_ready, ready);
     Py_XSETREF(loopc.loop_micro, micro);
     Py_XSETREF(loopc.loop_kw, kw);
+    Py_XSETREF(loopc.micro_append, append);
+    Py_XSETREF(loopc.micro_clear, mclear);
+    Py_XSETREF(loopc.ready_clear, rclear);
     return 0;
 }
 
@@ -785,7 +796,7 @@ settled_fast(PyObject *value)
         goto done;
     }
     if (cur != Py_None) {
-        r = PyObject_CallMethodOneArg(loopc.loop_micro, loopc.append, h);
+        r = PyObject_CallOneArg(loopc.micro_append, h);
     }
     else {
         r = PyObject_CallMethodOneArg(loop, loopc.push_ready, h);
@@ -1873,7 +1884,9 @@ settled_await(PyObject *fut, PyObject *unused)
             goto plain;
         }
         Py_INCREF(hv);
-        r = PyObject_CallMethodNoArgs(queue, loopc.clear);
+        r = queue == loopc.loop_micro ? PyObject_CallNoArgs(loopc.micro_clear)
+            : queue == loopc.loop_ready ? PyObject_CallNoArgs(loopc.ready_clear)
+            : PyObject_CallMethodNoArgs(queue, loopc.clear);
         if (r != NULL) {
             Py_SETREF(r, PyObject_CallMethodOneArg(
                 fut, hok == Py_True ? loopc.set_result : loopc.set_exception, hv));
@@ -1895,6 +1908,15 @@ error:
         return NULL;
     }
     return loopc.base->tp_as_async->am_await(fut);
+}
+
+/* The am_await slot itself: `await fut` calls settled_await without
+   looking __await__ up (PyodideFuture's own slot; subclasses find the
+   method). */
+static PyObject *
+settled_am_await(PyObject *fut)
+{
+    return settled_await(fut, NULL);
 }
 
 static PyMethodDef settled_await_def = {
@@ -1980,6 +2002,11 @@ wasmpy_jsref_setup_loop(PyObject *module, PyObject *args)
     Py_DECREF(descr);
     if (rc) {
         return NULL;
+    }
+    PyTypeObject *ft = (PyTypeObject *)future;
+    if (ft->tp_as_async != NULL) {
+        ft->tp_as_async->am_await = settled_am_await;
+        PyType_Modified(ft);
     }
     Py_RETURN_NONE;
 }
