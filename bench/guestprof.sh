@@ -19,26 +19,22 @@ names=$(ls -t "$HOME"/.cache/wasmpy/stages/cpython-*/out/python.names 2>/dev/nul
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -tags perfmap -o "$tmp/bin/wasmpy" ./cmd/kernel
-"$tmp/bin/wasmpy" install --prefix "$tmp/k" --name wasmpy-guestprof >/dev/null
+"$tmp/bin/wasmpy" install --prefix "$tmp/k" --name wasmpy-guestprof >/dev/null &
+ipid=$!
+wait $ipid
+# Every process of a perfmap build writes /tmp/perf-PID.map: this one's is empty.
+rm -f "/tmp/perf-$ipid.map"
 WASMPY_CACHE=$tmp/cache WASMPY_RUNTIME=$rt JUPYTER_PATH=$tmp/k/share/jupyter \
 	/usr/bin/python3 - "$cell" "$n" "$tmp/perf.data" <<'PY'
 import signal, subprocess, sys, time
 import jupyter_client
+sys.path.insert(0, "bench")
+from cellrun import run_cell
 cell, n, out = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
 km, kc = jupyter_client.manager.start_new_kernel(kernel_name="wasmpy-guestprof", startup_timeout=120)
 def run(code):
-    msg_id = kc.execute(code)
-    text = ""
-    while True:
-        m = kc.get_iopub_msg(timeout=600)
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        if m["msg_type"] == "stream":
-            text += m["content"]["text"]
-        elif m["msg_type"] == "error":
-            text += "\n".join(m["content"]["traceback"])
-        elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-            return text
+    text, error = run_cell(kc, code, timeout=600)
+    return text + (error or "")
 try:
     print(run(cell.replace("NITER", "1000")), end="")
     pid = km.provisioner.process.pid

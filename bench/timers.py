@@ -19,6 +19,8 @@ import json
 
 from jupyter_client.manager import start_new_kernel
 
+from cellrun import run_cell
+
 CELL = r'''
 import asyncio, json, random, time
 rng = random.Random(7)
@@ -79,24 +81,15 @@ print("RESULT " + json.dumps(out))
 '''
 
 
-def run_cell(kernel: str) -> dict:
+def run_timers(kernel: str) -> dict:
     km, kc = start_new_kernel(kernel_name=kernel, startup_timeout=60)
     try:
-        msg_id = kc.execute(CELL)
-        text = ""
-        while True:
-            m = kc.get_iopub_msg(timeout=60)
-            if m["parent_header"].get("msg_id") != msg_id:
-                continue
-            if m["msg_type"] == "stream":
-                text += m["content"]["text"]
-            elif m["msg_type"] == "error":
-                raise RuntimeError("\n".join(m["content"]["traceback"]))
-            elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-                break
+        text, error = run_cell(kc, CELL)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+    if error is not None:
+        raise RuntimeError(error)
     for line in text.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
@@ -110,7 +103,7 @@ def main() -> None:
     a = ap.parse_args()
     for kernel in a.kernels.split(","):
         for run in range(a.runs):
-            for what, r in run_cell(kernel).items():
+            for what, r in run_timers(kernel).items():
                 print(f"{kernel:8} {what:19} fired {r['fired']}, in order {r['in_order']}, "
                       f"late median {r['median_late_ms']} ms, worst {r['max_late_ms']} ms")
 
