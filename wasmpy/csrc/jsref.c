@@ -81,7 +81,6 @@ static struct {
     PyObject *webloop;          /* the class WebLoop */
     PyObject *future;           /* the class PyodideFuture */
     PyObject *settle;           /* the class _Settle */
-    PyObject *kwnames;          /* ("loop",) */
     PyObject *gohost;           /* the class _GoHost */
     PyTypeObject *base;         /* asyncio.Future, PyodideFuture's C base */
     /* Interned names. */
@@ -1940,11 +1939,6 @@ wasmpy_jsref_setup_loop(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "PyodideFuture must derive from the C asyncio.Future");
         return NULL;
     }
-    PyObject *kwnames = Py_BuildValue("(s)", "loop");
-    if (kwnames == NULL) {
-        return NULL;
-    }
-    Py_XSETREF(loopc.kwnames, kwnames);
     struct { PyObject **slot; const char *name; } names[] = {
         {&loopc.closed, "_closed"}, {&loopc.fut, "_fut"}, {&loopc.ok, "_ok"},
         {&loopc.value, "_value"}, {&loopc.cancelled, "_cancelled"},
